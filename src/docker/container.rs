@@ -1,0 +1,176 @@
+//! StartContainer, StopContainer and GetState.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, PortBinding};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StopContainerOptions};
+
+use super::errors::Subject;
+use super::{with_timeout, DockerEngine, MANAGED_LABEL};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::*;
+use crate::validate;
+
+impl DockerEngine {
+    /// SPEC.md StartContainer: validate, get the image, replace, create and start, report URL.
+    pub async fn start_container(&self, req: StartContainerRequest) -> Result<StartContainerResponse> {
+        validate::start_request(&req)?;
+        self.ensure_image(&req.image_name, req.registry_auth.as_ref(), req.always_pull).await?;
+        self.remove_if_present(&req.id).await?;
+
+        let port_key = req.networking.map(|n| format!("{}/tcp", n.port));
+        let body = create_body(&req, port_key.as_deref());
+        let options = CreateContainerOptions { name: Some(req.id.clone()), ..Default::default() };
+        self.request(Subject::Container, "container create", self.docker().create_container(Some(options), body))
+            .await?;
+        self.request(Subject::Container, "container start", self.docker().start_container(&req.id, None))
+            .await?;
+
+        // Only a published port needs the inspect: the engine picks the host port at start.
+        let url = match port_key {
+            None => String::new(),
+            Some(key) => {
+                let info = self.inspect(&req.id).await?;
+                let host_port = published_host_port(&info, &key).ok_or_else(|| {
+                    Error::new(ErrorKind::Engine, format!("the engine published no host port for {key}"))
+                })?;
+                format!("127.0.0.1:{host_port}")
+            }
+        };
+        Ok(StartContainerResponse { url })
+    }
+
+    /// SPEC.md StopContainer: the stop signal, SIGKILL after the timeout, remembered as cancelled.
+    pub async fn stop_container(&self, req: StopContainerRequest) -> Result<()> {
+        validate::container_id("id", &req.id)?;
+        let info = self.inspect(&req.id).await?;
+        let full_id = info.id.clone().unwrap_or_else(|| req.id.clone());
+        let was_active = !matches!(
+            info.state.as_ref().and_then(|s| s.status),
+            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)
+        );
+
+        let grace = stop_grace_seconds(req.timeout);
+        let options = StopContainerOptions { t: Some(grace), ..Default::default() };
+        // The engine answers only once the container is down, so the wait is the grace period
+        // plus the usual request timeout.
+        let limit = self.timeout() + Duration::from_secs(grace as u64);
+        with_timeout(limit, "container stop", self.docker().stop_container(&full_id, Some(options)), Subject::Container)
+            .await?;
+
+        // Recorded only after a successful stop, and only when the container was still going:
+        // one that had already finished on its own was not cancelled.
+        if was_active {
+            self.cancelled().insert(full_id);
+        }
+        Ok(())
+    }
+
+    /// SPEC.md GetState: the engine's status mapped to the seed's states, exit code whole.
+    pub async fn get_state(&self, req: GetStateRequest) -> Result<GetStateResponse> {
+        validate::container_id("id", &req.id)?;
+        let info = self.inspect(&req.id).await?;
+        let state = info.state.as_ref();
+        let status = state.and_then(|s| s.status);
+        let exit_code = state.and_then(|s| s.exit_code).unwrap_or(0);
+        let cancelled = info.id.as_ref().is_some_and(|id| self.cancelled().contains(id));
+        Ok(state_of(status, exit_code, cancelled))
+    }
+
+    pub(super) async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse> {
+        self.request(Subject::Container, "container inspect", self.docker().inspect_container(id, None))
+            .await
+    }
+
+    /// Force-removes a container named `id` and its anonymous volumes, if there is one.
+    async fn remove_if_present(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+        match self
+            .request(Subject::Container, "container remove", self.docker().remove_container(id, Some(options)))
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::NoSuchContainer => Ok(()),
+            other => other,
+        }
+    }
+}
+
+fn create_body(req: &StartContainerRequest, port_key: Option<&str>) -> ContainerCreateBody {
+    let env: Vec<String> = req.env_vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut host_config = HostConfig::default();
+    let mut exposed = None;
+    if let Some(key) = port_key {
+        let binding = PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) };
+        host_config.port_bindings = Some(HashMap::from([(key.to_owned(), Some(vec![binding]))]));
+        exposed = Some(vec![key.to_owned()]);
+    }
+    ContainerCreateBody {
+        image: Some(req.image_name.clone()),
+        env: (!env.is_empty()).then_some(env),
+        // Some(empty) is sent as [] and None is left out: the engine treats an empty
+        // entrypoint as "none" and a missing one as "the image's".
+        entrypoint: req.entrypoint.clone(),
+        cmd: req.command.clone(),
+        labels: Some(HashMap::from([(MANAGED_LABEL.to_owned(), "true".to_owned())])),
+        exposed_ports: exposed,
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+fn published_host_port(info: &ContainerInspectResponse, key: &str) -> Option<String> {
+    let ports = info.network_settings.as_ref()?.ports.as_ref()?;
+    let bindings = ports.get(key)?.as_ref()?;
+    bindings.iter().filter_map(|b| b.host_port.clone()).find(|p| !p.is_empty())
+}
+
+/// The API's stop timeout is whole seconds. Rounding down would turn a 500 ms grace period into
+/// an immediate kill, so any fraction rounds up; zero stays zero (kill at once).
+fn stop_grace_seconds(timeout: Duration) -> i32 {
+    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
+fn state_of(status: Option<ContainerStateStatusEnum>, exit_code: i64, cancelled: bool) -> GetStateResponse {
+    use ContainerStateStatusEnum as S;
+    let (state, exit_code) = match status {
+        Some(S::CREATED | S::RUNNING) => (ContainerState::Running, 0),
+        Some(S::PAUSED) => (ContainerState::Paused, 0),
+        Some(S::RESTARTING) => (ContainerState::Restarting, 0),
+        Some(S::EXITED | S::DEAD) if cancelled => (ContainerState::Cancelled, exit_code),
+        Some(S::EXITED | S::DEAD) => (ContainerState::Exited, exit_code),
+        _ => (ContainerState::Unknown, 0),
+    };
+    GetStateResponse { exit_code, state }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_second_stop_timeouts_round_up_instead_of_killing_at_once() {
+        assert_eq!(stop_grace_seconds(Duration::ZERO), 0);
+        assert_eq!(stop_grace_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(stop_grace_seconds(Duration::from_millis(500)), 1);
+        assert_eq!(stop_grace_seconds(Duration::from_secs(10)), 10);
+        assert_eq!(stop_grace_seconds(Duration::from_millis(10_001)), 11);
+        assert_eq!(stop_grace_seconds(Duration::MAX), i32::MAX);
+    }
+
+    #[test]
+    fn engine_status_maps_to_the_seed_states() {
+        use ContainerStateStatusEnum as S;
+        let s = |st, code, c| state_of(Some(st), code, c);
+        assert_eq!(s(S::CREATED, 0, false).state, ContainerState::Running);
+        assert_eq!(s(S::RUNNING, 7, true), GetStateResponse { state: ContainerState::Running, exit_code: 0 });
+        assert_eq!(s(S::PAUSED, 0, false).state, ContainerState::Paused);
+        assert_eq!(s(S::RESTARTING, 0, false).state, ContainerState::Restarting);
+        assert_eq!(s(S::EXITED, 3, false), GetStateResponse { state: ContainerState::Exited, exit_code: 3 });
+        assert_eq!(s(S::DEAD, 137, true), GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 });
+        assert_eq!(s(S::EXITED, 1 << 40, false).exit_code, 1 << 40);
+        assert_eq!(s(S::REMOVING, 0, false).state, ContainerState::Unknown);
+        assert_eq!(state_of(None, 0, false).state, ContainerState::Unknown);
+    }
+}

@@ -1,0 +1,254 @@
+//! The engine handle and the five operations.
+
+use std::collections::BTreeMap;
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::{guard, handle, opt_str_arg, opt_str_list, out_param, owned_c_string, str_arg, write_out};
+use super::{GoferError, GoferStatus};
+use crate::blocking::BlockingEngine;
+use crate::docker::DockerOptions;
+use crate::error::Error;
+use crate::model::*;
+
+/// A connection to the Docker engine. Opaque, thread-safe: share one among all threads.
+/// Created by `gofer_engine_new`, freed by `gofer_engine_free`.
+pub struct GoferEngine {
+    pub(crate) engine: BlockingEngine,
+}
+
+/// Options for `gofer_engine_new`. Zero-initialise it (`GoferEngineOptions o = {0};`) for the
+/// defaults, or pass NULL.
+#[repr(C)]
+pub struct GoferEngineOptions {
+    /// Engine address ("unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"); NULL means the
+    /// `DOCKER_HOST` environment variable, else the default socket. Borrowed for the call.
+    pub host: *const c_char,
+    /// Request timeout in milliseconds; 0 means 60 000.
+    pub timeout_ms: u64,
+    /// Periodically remove exited containers created by this library.
+    pub prune: bool,
+    /// Prune period in milliseconds; 0 means 15 minutes.
+    pub prune_interval_ms: u64,
+}
+
+/// What to run. Every pointer is borrowed for the duration of the call.
+#[repr(C)]
+pub struct GoferStartRequest {
+    /// Container name (required): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. A container of that name is
+    /// replaced.
+    pub id: *const c_char,
+    /// Image reference, tag optional (required).
+    pub image_name: *const c_char,
+    /// `env_count` keys and values; may be NULL when `env_count` is 0.
+    pub env_keys: *const *const c_char,
+    pub env_values: *const *const c_char,
+    pub env_count: usize,
+    /// Registry credentials; NULL user means no credentials.
+    pub registry_user: *const c_char,
+    pub registry_pass: *const c_char,
+    /// Pull even when the image is present.
+    pub always_pull: bool,
+    /// Container port to publish on 127.0.0.1 (1..=65535); 0 means no networking.
+    pub port: i64,
+    /// NULL: the image's entrypoint. Non-NULL with count 0: an empty entrypoint.
+    pub entrypoint: *const *const c_char,
+    pub entrypoint_count: usize,
+    /// NULL: the image's command. Non-NULL with count 0: an empty command.
+    pub command: *const *const c_char,
+    pub command_count: usize,
+}
+
+/// The state of a container (the seed's `ContainerState`).
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoferContainerState {
+    GOFER_STATE_UNKNOWN = 0,
+    GOFER_STATE_RUNNING = 1,
+    GOFER_STATE_PAUSED = 2,
+    GOFER_STATE_RESTARTING = 3,
+    GOFER_STATE_EXITED = 4,
+    GOFER_STATE_CANCELLED = 5,
+}
+
+impl From<ContainerState> for GoferContainerState {
+    fn from(s: ContainerState) -> Self {
+        match s {
+            ContainerState::Unknown => GoferContainerState::GOFER_STATE_UNKNOWN,
+            ContainerState::Running => GoferContainerState::GOFER_STATE_RUNNING,
+            ContainerState::Paused => GoferContainerState::GOFER_STATE_PAUSED,
+            ContainerState::Restarting => GoferContainerState::GOFER_STATE_RESTARTING,
+            ContainerState::Exited => GoferContainerState::GOFER_STATE_EXITED,
+            ContainerState::Cancelled => GoferContainerState::GOFER_STATE_CANCELLED,
+        }
+    }
+}
+
+/// The seed's string for a state value ("RUNNING", "EXITED", ...); "UNKNOWN" for a value that is
+/// no state. Static: never free it.
+#[no_mangle]
+pub extern "C" fn gofer_container_state_name(state: i32) -> *const c_char {
+    let name = match state {
+        1 => c"RUNNING",
+        2 => c"PAUSED",
+        3 => c"RESTARTING",
+        4 => c"EXITED",
+        5 => c"CANCELLED",
+        _ => c"UNKNOWN",
+    };
+    name.as_ptr()
+}
+
+fn millis(ms: u64, default: Duration) -> Duration {
+    if ms == 0 {
+        default
+    } else {
+        Duration::from_millis(ms)
+    }
+}
+
+/// Connects to the engine and checks that it answers (GOFER_CONNECTION, with what to do, when it
+/// does not). `options` may be NULL for the defaults. On success `*engine_out` receives a new
+/// engine, owned by the caller, freed with `gofer_engine_free`.
+#[no_mangle]
+pub extern "C" fn gofer_engine_new(
+    options: *const GoferEngineOptions,
+    engine_out: *mut *mut GoferEngine,
+    err_out: *mut *mut GoferError,
+) -> GoferStatus {
+    guard(err_out, || {
+        let engine_out = out_param(engine_out, "engine_out")?;
+        let defaults = DockerOptions::default();
+        // SAFETY: NULL or a pointer to a readable GoferEngineOptions (caller's duty).
+        let options = match unsafe { options.as_ref() } {
+            None => defaults,
+            Some(o) => DockerOptions {
+                host: opt_str_arg(o.host, "options.host")?.map(str::to_owned),
+                timeout: millis(o.timeout_ms, defaults.timeout),
+                prune: o.prune,
+                prune_interval: millis(o.prune_interval_ms, defaults.prune_interval),
+            },
+        };
+        let engine = BlockingEngine::connect(options)?;
+        write_out(engine_out, Box::into_raw(Box::new(GoferEngine { engine })));
+        Ok(())
+    })
+}
+
+/// Frees an engine. Accepts NULL. Log streams and attach sessions opened from it stay usable
+/// (they hold their own reference to the connection); no call on this engine may be running or
+/// follow.
+#[no_mangle]
+pub extern "C" fn gofer_engine_free(engine: *mut GoferEngine) {
+    super::free_handle(engine);
+}
+
+/// Starts a container (SPEC.md StartContainer). On success `*url_out` receives
+/// "127.0.0.1:<port>" when `request->port` was set, else "" — owned by the caller, freed with
+/// `gofer_string_free`. `url_out` may be NULL when the URL is not wanted.
+#[no_mangle]
+pub extern "C" fn gofer_engine_start_container(
+    engine: *const GoferEngine,
+    request: *const GoferStartRequest,
+    url_out: *mut *mut c_char,
+    err_out: *mut *mut GoferError,
+) -> GoferStatus {
+    guard(err_out, || {
+        let engine = handle(engine, "engine")?;
+        let request = handle(request, "request")?;
+        let request = start_request(request)?;
+        let response = engine.engine.start_container(request)?;
+        if !url_out.is_null() {
+            write_out(url_out, owned_c_string(response.url)?);
+        }
+        Ok(())
+    })
+}
+
+fn start_request(r: &GoferStartRequest) -> crate::Result<StartContainerRequest> {
+    let keys = opt_str_list(r.env_keys, r.env_count, "request.env_keys")?.unwrap_or_default();
+    let values = opt_str_list(r.env_values, r.env_count, "request.env_values")?.unwrap_or_default();
+    let env_vars: BTreeMap<String, String> = keys.into_iter().zip(values).collect();
+    let registry_auth = match opt_str_arg(r.registry_user, "request.registry_user")? {
+        None => None,
+        Some(user) => Some(RegistryAuth {
+            user: user.to_owned(),
+            pass: str_arg(r.registry_pass, "request.registry_pass")?.to_owned(),
+        }),
+    };
+    let networking = match r.port {
+        0 => None,
+        p => Some(Networking {
+            port: u16::try_from(p)
+                .map_err(|_| Error::invalid_argument("request.port", format!("{p} is not in 1..=65535")))?,
+        }),
+    };
+    Ok(StartContainerRequest {
+        id: str_arg(r.id, "request.id")?.to_owned(),
+        image_name: str_arg(r.image_name, "request.image_name")?.to_owned(),
+        env_vars,
+        registry_auth,
+        always_pull: r.always_pull,
+        networking,
+        entrypoint: opt_str_list(r.entrypoint, r.entrypoint_count, "request.entrypoint")?,
+        command: opt_str_list(r.command, r.command_count, "request.command")?,
+    })
+}
+
+/// Stops a container: its stop signal, then SIGKILL after `timeout_ms` (0 kills at once; a
+/// fraction of a second is rounded up to a whole second, the engine's unit). GetState then
+/// reports CANCELLED. Stopping a stopped container succeeds.
+#[no_mangle]
+pub extern "C" fn gofer_engine_stop_container(
+    engine: *const GoferEngine,
+    id: *const c_char,
+    timeout_ms: u64,
+    err_out: *mut *mut GoferError,
+) -> GoferStatus {
+    guard(err_out, || {
+        let engine = handle(engine, "engine")?;
+        let id = str_arg(id, "id")?.to_owned();
+        engine.engine.stop_container(StopContainerRequest { id, timeout: Duration::from_millis(timeout_ms) })
+    })
+}
+
+/// The state and exit code of a container. On success writes `*state_out` and
+/// `*exit_code_out` (the exit code whole, 0 unless EXITED or CANCELLED).
+#[no_mangle]
+pub extern "C" fn gofer_engine_get_state(
+    engine: *const GoferEngine,
+    id: *const c_char,
+    state_out: *mut GoferContainerState,
+    exit_code_out: *mut i64,
+    err_out: *mut *mut GoferError,
+) -> GoferStatus {
+    guard(err_out, || {
+        let engine = handle(engine, "engine")?;
+        let id = str_arg(id, "id")?.to_owned();
+        let state_out = out_param(state_out, "state_out")?;
+        let exit_code_out = out_param(exit_code_out, "exit_code_out")?;
+        let response = engine.engine.get_state(GetStateRequest { id })?;
+        write_out(state_out, response.state.into());
+        write_out(exit_code_out, response.exit_code);
+        Ok(())
+    })
+}
+
+/// Removes now the exited containers that this library created (what the periodic prune does).
+/// On success writes how many were removed to `*removed_out` (may be NULL).
+#[no_mangle]
+pub extern "C" fn gofer_engine_prune(
+    engine: *const GoferEngine,
+    removed_out: *mut usize,
+    err_out: *mut *mut GoferError,
+) -> GoferStatus {
+    guard(err_out, || {
+        let engine = handle(engine, "engine")?;
+        let removed = engine.engine.prune()?;
+        if !removed_out.is_null() {
+            write_out(removed_out, removed);
+        }
+        Ok(())
+    })
+}

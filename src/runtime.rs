@@ -1,0 +1,76 @@
+//! The private tokio runtime that every blocking call (C, Go, Python) runs on.
+//!
+//! Built lazily on first use, so that loading the library costs nothing. It is fork-aware: a
+//! forked child has none of its parent's runtime threads, so a runtime built by another process
+//! is abandoned (never dropped: dropping would wait for threads that do not exist in the child)
+//! and the child gets a fresh one for the engines it creates. Handles created before the fork are
+//! refused by [`check_same_process`], because their connections belong to the parent.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The runtime of this process, with the pid that built it.
+static RUNTIME: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+
+/// Two worker threads are plenty: the work is I/O, and the calling threads poll their own
+/// futures in `block_on`; the workers drive the I/O driver and spawned bridge tasks.
+const WORKER_THREADS: usize = 2;
+
+/// The runtime for this process, built on first use (and again in a forked child).
+pub fn handle() -> Result<&'static tokio::runtime::Runtime> {
+    let pid = std::process::id();
+    // A panic while holding this lock cannot leave the Option half-written, so a poisoned lock
+    // is still usable.
+    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((owner, rt)) = *slot {
+        if owner == pid {
+            return Ok(rt);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .thread_name("gofer-scheduler")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Error::new(ErrorKind::Internal, format!("cannot start the I/O runtime: {e}"))
+                .with_source(e)
+        })?;
+    // Leaked on purpose: one per process lifetime (plus one per fork), and a forked child must
+    // never run the parent's runtime destructor.
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
+}
+
+/// Runs `future` to completion on the private runtime, blocking the calling thread.
+///
+/// Refuses (rather than panics) when called from a thread that is already inside a tokio
+/// runtime: blocking there could deadlock that runtime.
+pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::new(
+            ErrorKind::InvalidState,
+            "a blocking call was made from inside an async runtime; use the async API instead",
+        ));
+    }
+    Ok(handle()?.block_on(future))
+}
+
+/// Fails when a handle created by process `owner` is used by another process (after `fork()`).
+pub fn check_same_process(owner: u32) -> Result<()> {
+    let pid = std::process::id();
+    if owner == pid {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidState,
+            format!(
+                "this handle was created by process {owner} and cannot be used after fork() in \
+                 process {pid}; create a new engine in the child"
+            ),
+        ))
+    }
+}

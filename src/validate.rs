@@ -1,0 +1,139 @@
+//! Checks on caller input, made before anything is sent to the engine.
+//!
+//! The engine would refuse most of these too, but later, after a pull, and with a message that
+//! does not name the field. Failing here keeps the error precise and the daemon untouched.
+
+use crate::error::{Error, Result};
+use crate::model::StartContainerRequest;
+
+/// A container name as the Docker engine accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+///
+/// IDs are also used as lookups (a name, a full ID or an ID prefix), all of which fit this shape.
+pub fn container_id(field: &str, id: &str) -> Result<()> {
+    let mut chars = id.chars();
+    match chars.next() {
+        None => return Err(Error::invalid_argument(field, "must not be empty")),
+        Some(c) if !c.is_ascii_alphanumeric() => {
+            return Err(Error::invalid_argument(
+                field,
+                format!("{id:?} must start with a letter or a digit"),
+            ))
+        }
+        Some(_) => {}
+    }
+    if let Some(bad) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        return Err(Error::invalid_argument(
+            field,
+            format!("{id:?} contains {bad:?}; allowed are letters, digits, '_', '.' and '-'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Every check of SPEC.md's StartContainer step 1.
+pub fn start_request(req: &StartContainerRequest) -> Result<()> {
+    container_id("id", &req.id)?;
+    if req.image_name.trim().is_empty() {
+        return Err(Error::invalid_argument("image_name", "must not be empty"));
+    }
+    if req.image_name.contains(char::is_whitespace) || req.image_name.contains('\0') {
+        return Err(Error::invalid_argument(
+            "image_name",
+            format!("{:?} must not contain whitespace or NUL", req.image_name),
+        ));
+    }
+    for (key, value) in &req.env_vars {
+        if key.is_empty() {
+            return Err(Error::invalid_argument("env_vars", "a key is empty"));
+        }
+        if key.contains('=') || key.contains('\0') {
+            return Err(Error::invalid_argument(
+                "env_vars",
+                format!("key {key:?} must not contain '=' or NUL"),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(Error::invalid_argument(
+                "env_vars",
+                format!("value of {key:?} must not contain NUL"),
+            ));
+        }
+    }
+    if let Some(net) = &req.networking {
+        if net.port == 0 {
+            return Err(Error::invalid_argument("networking.port", "must be in 1..=65535"));
+        }
+    }
+    for (field, list) in [("entrypoint", &req.entrypoint), ("command", &req.command)] {
+        if list.iter().flatten().any(|arg| arg.contains('\0')) {
+            return Err(Error::invalid_argument(field, "an argument contains NUL"));
+        }
+    }
+    if let Some(auth) = &req.registry_auth {
+        if auth.user.is_empty() {
+            return Err(Error::invalid_argument("registry_auth.user", "must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+/// Splits an image reference into the `fromImage` and `tag` parameters of the pull API.
+///
+/// The API pulls *every* tag of a repository when `tag` is empty, so a reference without a tag
+/// must become `latest`, as `docker pull` does. A `:` before the last `/` is a registry port,
+/// not a tag. A digest (`@sha256:...`) is passed as the tag, as the docker CLI does.
+pub fn split_image_reference(image: &str) -> (&str, &str) {
+    if let Some((repo, digest)) = image.split_once('@') {
+        return (repo, digest);
+    }
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[last_slash..].rfind(':') {
+        Some(colon) => (&image[..last_slash + colon], &image[last_slash + colon + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::model::Networking;
+
+    #[test]
+    fn container_ids_follow_the_engine_name_rule() {
+        for ok in ["a", "gofer-run_1.task", "0abc", "A.B-C_d"] {
+            assert!(container_id("id", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", ".a", "_a", "a/b", "a b", "a\0", "é", "a:b"] {
+            let err = container_id("id", bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
+            assert!(err.message().starts_with("id:"), "{}", err.message());
+        }
+    }
+
+    #[test]
+    fn start_request_names_the_field_at_fault() {
+        let mut req = StartContainerRequest::new("job", "busybox");
+        assert!(start_request(&req).is_ok());
+        req.env_vars.insert("A=B".into(), "x".into());
+        assert!(start_request(&req).unwrap_err().message().starts_with("env_vars"));
+        req.env_vars.clear();
+        req.env_vars.insert(String::new(), "x".into());
+        assert!(start_request(&req).unwrap_err().message().starts_with("env_vars"));
+        req.env_vars.clear();
+        req.networking = Some(Networking { port: 0 });
+        assert!(start_request(&req).unwrap_err().message().starts_with("networking.port"));
+        req.networking = None;
+        req.image_name = String::new();
+        assert!(start_request(&req).unwrap_err().message().starts_with("image_name"));
+    }
+
+    #[test]
+    fn image_references_split_into_repository_and_tag() {
+        assert_eq!(split_image_reference("busybox"), ("busybox", "latest"));
+        assert_eq!(split_image_reference("busybox:1.36"), ("busybox", "1.36"));
+        assert_eq!(split_image_reference("127.0.0.1:5000/a/b"), ("127.0.0.1:5000/a/b", "latest"));
+        assert_eq!(split_image_reference("127.0.0.1:5000/a/b:v2"), ("127.0.0.1:5000/a/b", "v2"));
+        assert_eq!(split_image_reference("a/b@sha256:abcd"), ("a/b", "sha256:abcd"));
+    }
+}
