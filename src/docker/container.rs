@@ -55,7 +55,7 @@ impl DockerEngine {
         let options = StopContainerOptions { t: Some(grace), ..Default::default() };
         // The engine answers only once the container is down, so the wait is the grace period
         // plus the usual request timeout.
-        let limit = self.timeout() + Duration::from_secs(grace as u64);
+        let limit = self.timeout().saturating_add(Duration::from_secs(grace as u64));
         with_timeout(limit, "container stop", self.docker().stop_container(&full_id, Some(options)), Subject::Container)
             .await?;
 
@@ -128,7 +128,7 @@ fn published_host_port(info: &ContainerInspectResponse, key: &str) -> Option<Str
 /// The API's stop timeout is whole seconds. Rounding down would turn a 500 ms grace period into
 /// an immediate kill, so any fraction rounds up; zero stays zero (kill at once).
 fn stop_grace_seconds(timeout: Duration) -> i32 {
-    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    let secs = timeout.as_secs().saturating_add(u64::from(timeout.subsec_nanos() > 0));
     i32::try_from(secs).unwrap_or(i32::MAX)
 }
 
