@@ -32,21 +32,18 @@ pub(super) async fn connect(host: Option<&str>, timeout: Duration) -> Result<Doc
         ));
     }
     .map_err(|e| {
-        Error::new(ErrorKind::Connection, format!("cannot use the engine address {host:?}: {e}"))
-            .with_source(e)
+        let message = unreachable_message(&host, &e.to_string());
+        Error::new(ErrorKind::Connection, message).with_source(e)
     })?;
 
     with_timeout(timeout, "version handshake", docker.negotiate_version(), Subject::Engine)
         .await
-        .map_err(|e| {
-            Error::new(
-                e.kind(),
-                format!(
-                    "the Docker engine at {host} does not answer ({}). Start dockerd (or the \
-                     docker service), or set DOCKER_HOST to the address of a running engine",
-                    e.message()
-                ),
-            )
-            .with_source(e)
-        })
+        .map_err(|e| Error::new(e.kind(), unreachable_message(&host, e.message())).with_source(e))
+}
+
+fn unreachable_message(host: &str, cause: &str) -> String {
+    format!(
+        "the Docker engine at {host} does not answer ({cause}). Start dockerd (or the docker \
+         service), or set DOCKER_HOST to the address of a running engine"
+    )
 }

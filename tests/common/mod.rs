@@ -1,0 +1,150 @@
+//! Shared pieces of the integration tests: the test bed's facts, unique container names that
+//! are removed when the test ends (also when it fails), and bounds on every wait.
+//!
+//! The test bed (Docker engine, local image, private registry) is brought up by
+//! `scripts/testbed.sh up`, which writes `target/testbed/env`; these helpers read it.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gofer_scheduler::*;
+
+/// Every container a test creates is named with this prefix, so a leak is easy to spot and
+/// `scripts/testbed.sh down` can sweep them.
+pub const PREFIX: &str = "gofer-test-";
+
+/// Upper bound of any single test step: a wedged daemon fails the test instead of hanging CI.
+pub const STEP: Duration = Duration::from_secs(60);
+
+/// The facts `scripts/testbed.sh` wrote.
+pub struct Bed {
+    pub image: String,
+    pub entrypoint_image: String,
+    pub registry: String,
+    pub user: String,
+    pub pass: String,
+    pub private_image: String,
+}
+
+pub fn bed() -> Bed {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/testbed/env");
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; run `scripts/testbed.sh up` first"));
+    let vars: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let get = |k: &str| std::env::var(k).ok().or(vars.get(k).map(|v| v.to_string())).unwrap_or_else(|| panic!("{k} missing from {path}"));
+    Bed {
+        image: get("GOFER_TEST_IMAGE"),
+        entrypoint_image: get("GOFER_TEST_ENTRYPOINT_IMAGE"),
+        registry: get("GOFER_TEST_REGISTRY"),
+        user: get("GOFER_TEST_REGISTRY_USER"),
+        pass: get("GOFER_TEST_REGISTRY_PASS"),
+        private_image: get("GOFER_TEST_PRIVATE_IMAGE"),
+    }
+}
+
+pub async fn engine() -> DockerEngine {
+    let options = DockerOptions { timeout: Duration::from_secs(30), ..Default::default() };
+    bounded("connect", DockerEngine::connect(options)).await.expect("the test bed's engine answers")
+}
+
+/// Awaits `f` at most [`STEP`]; a step that takes longer fails the test with its name.
+pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(STEP, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: no result within {STEP:?} (is the daemon wedged?)"),
+    }
+}
+
+/// A container name unique to this run, removed (with `docker rm -f`) when dropped.
+pub struct Name(pub String);
+
+impl Name {
+    pub fn new(test: &str) -> Self {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        Name(format!("{PREFIX}{test}-{}-{n}", std::process::id()))
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        remove_container(&self.0);
+    }
+}
+
+/// Force-removes a container by name or ID, bounded in time; never fails the test.
+pub fn remove_container(id: &str) {
+    let _ = Command::new("timeout").args(["30", "docker", "rm", "-fv", id]).output();
+}
+
+/// Removes an image tag, bounded in time; never fails the test.
+pub fn remove_image(image: &str) {
+    let _ = Command::new("timeout").args(["30", "docker", "rmi", "-f", image]).output();
+}
+
+/// A request to run `sh -c script` in the test image.
+pub fn shell(name: &Name, script: &str) -> StartContainerRequest {
+    let mut req = StartContainerRequest::new(name.0.clone(), bed().image);
+    req.command = Some(vec!["sh".into(), "-c".into(), script.into()]);
+    req
+}
+
+/// Polls GetState until the container has exited (EXITED or CANCELLED).
+pub async fn wait_exit(engine: &DockerEngine, id: &str) -> GetStateResponse {
+    bounded("wait for exit", async {
+        loop {
+            let state = engine.get_state(GetStateRequest { id: id.into() }).await.expect("get_state");
+            if matches!(state.state, ContainerState::Exited | ContainerState::Cancelled) {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
+/// Reads a log stream to its end.
+pub async fn read_all(mut logs: LogStream) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = bounded("log read", logs.next()).await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+/// Starts `req`, waits for the exit and returns (state, logs).
+pub async fn run(engine: &DockerEngine, req: StartContainerRequest) -> (GetStateResponse, String) {
+    let id = req.id.clone();
+    bounded("start", engine.start_container(req)).await.expect("start_container");
+    let state = wait_exit(engine, &id).await;
+    let logs = bounded("get_logs", engine.get_logs(GetLogsRequest { id })).await.expect("get_logs");
+    let bytes = read_all(logs).await.expect("logs read to the end");
+    (state, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Runs a docker CLI command (bounded) with the test bed's client config; panics on failure.
+pub fn docker_cli(args: &[&str]) -> String {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/target/testbed/docker-config");
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg("docker")
+        .args(args)
+        .env("DOCKER_CONFIG", config)
+        .output()
+        .expect("docker CLI runs");
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
