@@ -1,0 +1,108 @@
+//! Getting images: a private registry with credentials, refusals, unknown tags, always-pull.
+
+mod common;
+
+use common::*;
+use gofer_scheduler::*;
+
+fn auth(bed: &Bed) -> Option<RegistryAuth> {
+    Some(RegistryAuth { user: bed.user.clone(), pass: bed.pass.clone() })
+}
+
+/// Pushes a fresh image to the registry under `repo:latest`, whose /marker file says `marker`.
+/// Returns the local image ID of what was pushed.
+fn push_marked_image(bed: &Bed, repo: &str, marker: &str) -> String {
+    let name = Name::new("mark");
+    docker_cli(&["run", "--name", &name, &bed.image, "sh", "-c", &format!("echo {marker} > /marker")]);
+    let id = docker_cli(&["commit", &name, &format!("{repo}:latest")]);
+    docker_cli(&["login", &bed.registry, "-u", &bed.user, "-p", &bed.pass]);
+    docker_cli(&["push", &format!("{repo}:latest")]);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_image_is_pulled_with_credentials() {
+    let engine = engine().await;
+    let bed = bed();
+    remove_image(&bed.private_image);
+    let name = Name::new("private");
+    let mut req = shell(&name, "echo pulled");
+    req.image_name = bed.private_image.clone();
+    req.registry_auth = auth(&bed);
+    let (state, logs) = run(&engine, req).await;
+    assert_eq!((state.state, logs.as_str()), (ContainerState::Exited, "pulled\n"));
+    remove_container(&name);
+    remove_image(&bed.private_image);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_image_without_or_with_wrong_credentials_is_no_such_image() {
+    let engine = engine().await;
+    let bed = bed();
+    // A tag of its own, so that the other test's pull cannot make it present meanwhile.
+    let image = format!("{}/gofer/private-busybox:refused-{}", bed.registry, std::process::id());
+    docker_cli(&["tag", &bed.image, &image]);
+    docker_cli(&["login", &bed.registry, "-u", &bed.user, "-p", &bed.pass]);
+    docker_cli(&["push", &image]);
+    remove_image(&image);
+
+    for credentials in [None, Some(RegistryAuth { user: bed.user.clone(), pass: "wrong-password".into() })] {
+        let name = Name::new("refused");
+        let mut req = shell(&name, "true");
+        req.image_name = image.clone();
+        req.registry_auth = credentials.clone();
+        let err = bounded("start", engine.start_container(req)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NoSuchImage, "{err}");
+        assert!(err.to_string().starts_with("scheduler: docker image not found"), "{err}");
+        assert!(!err.to_string().contains("wrong-password"), "a password never appears in an error: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_tag_or_repository_is_no_such_image() {
+    let engine = engine().await;
+    let bed = bed();
+    for image in [
+        format!("{}/gofer/private-busybox:no-such-tag", bed.registry),
+        format!("{}/gofer/no-such-repository:latest", bed.registry),
+        "127.0.0.1:1/unreachable/registry:latest".to_owned(),
+    ] {
+        let name = Name::new("unknown");
+        let mut req = shell(&name, "true");
+        req.image_name = image.clone();
+        req.registry_auth = auth(&bed);
+        let err = bounded("start", engine.start_container(req)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NoSuchImage, "{image}: {err}");
+        assert!(err.message().contains(&image) || err.message().contains("pull"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_pull_picks_up_a_new_image_pushed_under_the_same_tag() {
+    let engine = engine().await;
+    let bed = bed();
+    let repo = format!("{}/gofer/always-{}", bed.registry, std::process::id());
+    let image = format!("{repo}:latest");
+    let v1 = push_marked_image(&bed, &repo, "v1");
+    let v2 = push_marked_image(&bed, &repo, "v2");
+    // Locally the tag points at v1 again; the registry holds v2.
+    docker_cli(&["tag", &v1, &image]);
+
+    let marker = |always_pull: bool| {
+        let name = Name::new("always");
+        let mut req = shell(&name, "cat /marker");
+        req.image_name = image.clone();
+        req.registry_auth = auth(&bed);
+        req.always_pull = always_pull;
+        (name, req)
+    };
+    let (_a, cached) = marker(false);
+    assert_eq!(run(&engine, cached).await.1, "v1\n", "without always_pull the local image is used");
+    let (_b, pulled) = marker(true);
+    assert_eq!(run(&engine, pulled).await.1, "v2\n", "always_pull fetches what the tag now names");
+
+    drop((_a, _b));
+    for id in [&image, &v1, &v2] {
+        remove_image(id);
+    }
+}
