@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the C tests and the example with -Wall -Wextra -Werror against the static library and
+# runs the tests under valgrind: any memory error or definite leak fails them.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+set -a; . "$(scripts/testbed.sh env)"; set +a
+
+cargo build --release --lib --quiet
+mkdir -p target/c
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -Iinclude)
+LIBS=(target/release/libgofer_scheduler.a -lpthread -ldl -lm)
+for src in tests/c/*.c examples/run_container.c; do
+  gcc "${CFLAGS[@]}" "$src" "${LIBS[@]}" -o "target/c/$(basename "$src" .c)"
+done
+
+status=0
+for t in ffi_arguments ffi_engine; do
+  echo "== C test $t (valgrind)"
+  timeout 600 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "target/c/$t" || status=1
+done
+exit $status

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every test of gofer-scheduler, from a fresh clone on a fresh Debian machine (as root):
+#   1. the test bed: Docker engine, local busybox image, private registry (scripts/testbed.sh);
+#   2. the committed C header is what the build generates;
+#   3. Rust unit and integration tests against the real engine;
+#   4. C tests (-Wall -Wextra -Werror, under valgrind);
+#   5. the Go binding (go vet, go test -race, a GOGC=1 pass);
+#   6. the Python wheel (built with maturin, installed in a fresh venv, pytest).
+# Every suite runs even when an earlier one fails; the last line counts the suites.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CARGO_TERM_COLOR=never
+
+scripts/testbed.sh up || { echo "test bed could not be brought up"; echo "suites: 0 passed, 1 failed"; exit 1; }
+set -a; . "$(scripts/testbed.sh env)"; set +a
+
+passed=0; failed=0; failures=()
+suite() {
+  local name=$1; shift
+  echo; echo "===== $name"
+  local start=$SECONDS
+  if "$@"; then passed=$((passed + 1)); echo "===== $name: ok ($((SECONDS - start)) s)"
+  else failed=$((failed + 1)); failures+=("$name"); echo "===== $name: FAILED ($((SECONDS - start)) s)"; fi
+}
+
+header_is_generated() {
+  cargo build --release --lib --quiet || return 1
+  if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    git -C "$ROOT" diff --exit-code -- include/ || { echo "include/gofer_scheduler.h differs from what cbindgen generates: commit it"; return 1; }
+  fi
+}
+
+suite "C header up to date" header_is_generated
+suite "Rust tests" timeout 1800 cargo test --release -p gofer-scheduler
+suite "C tests" scripts/test-c.sh
+[[ -x scripts/test-go.sh ]] && suite "Go binding" scripts/test-go.sh
+[[ -x scripts/test-python.sh ]] && suite "Python wheel" scripts/test-python.sh
+
+echo
+((failed == 0)) || echo "failed suites: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+((failed == 0))
