@@ -155,3 +155,23 @@ async fn resizing_the_tty_is_seen_by_the_process() {
     .unwrap();
     assert!(out.contains("45 123"), "{out:?}");
 }
+
+/// TTY output is raw: bytes that look like the start of a frame header (0x00-0x02) must come
+/// through as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_output_that_starts_with_header_like_bytes_is_passed_through_exactly() {
+    let engine = engine().await;
+    let name = sleeper(&engine, "rawbytes").await;
+    let command = ["sh", "-c", "printf '\\001\\002\\000after'"];
+    let session = bounded("attach", engine.attach_container(attach_req(&name, &command))).await.unwrap();
+    let mut conn = socket(&session);
+    let output = tokio::task::spawn_blocking(move || {
+        conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut out = Vec::new();
+        conn.read_to_end(&mut out).expect("end of stream within 20 s");
+        out
+    })
+    .await
+    .unwrap();
+    assert_eq!(output, b"\x01\x02\x00after");
+}

@@ -1,20 +1,19 @@
 //! AttachContainer: an exec with a TTY, bridged to one end of a socketpair.
 //!
 //! The caller gets a plain file descriptor (a Unix stream socket): Go wraps it in a real
-//! `net.Conn` with deadlines, Python in a `socket.socket`, C uses read/write/poll. Two tasks
-//! on the runtime copy bytes between the other end and the engine's hijacked connection.
+//! `net.Conn` with deadlines, Python in a `socket.socket`, C uses read/write/poll. A task on
+//! the runtime copies bytes between the other end and the engine's hijacked connection.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::CreateExecOptions;
 use bollard::query_parameters::ResizeExecOptions;
 use bollard::Docker;
-use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::errors::Subject;
-use super::{with_timeout, DockerEngine};
+use super::{hijack, with_timeout, DockerEngine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::AttachContainerRequest;
 use crate::validate;
@@ -25,7 +24,7 @@ pub struct AttachSession {
     exec_id: String,
     docker: Docker,
     timeout: std::time::Duration,
-    bridge: [tokio::task::AbortHandle; 2],
+    bridge: tokio::task::AbortHandle,
 }
 
 impl DockerEngine {
@@ -50,44 +49,25 @@ impl DockerEngine {
             .request(Subject::Exec, "exec create", self.docker().create_exec(&req.id, config))
             .await
             .map_err(|e| not_running_is_said(e, &req.id))?;
-        let options = StartExecOptions { detach: false, tty: true, output_capacity: Some(64 * 1024) };
-        let started = self
-            .request(Subject::Exec, "exec start", self.docker().start_exec(&exec.id, Some(options)))
+        let version = self.docker().client_version();
+        let version = format!("{}.{}", version.major_version, version.minor_version);
+        let hijacked = hijack::start_exec(&self.inner.host, &version, &exec.id, self.timeout())
             .await
             .map_err(|e| not_running_is_said(e, &req.id))?;
-        let StartExecResults::Attached { mut output, mut input } = started else {
-            return Err(Error::new(ErrorKind::Engine, "the engine did not attach to the exec"));
-        };
 
         let (user_end, our_end) = StdUnixStream::pair().map_err(socket_error)?;
         our_end.set_nonblocking(true).map_err(socket_error)?;
-        let our_end = tokio::net::UnixStream::from_std(our_end).map_err(socket_error)?;
-        let (mut from_user, mut to_user) = our_end.into_split();
+        let mut our_end = tokio::net::UnixStream::from_std(our_end).map_err(socket_error)?;
+        let mut engine_side = hijacked.connection;
+        let early_output = hijacked.early_output;
 
-        // Engine → caller. When the process exits the engine ends the stream; shutting down our
-        // write side then gives the caller end-of-stream.
-        let outbound = tokio::spawn(async move {
-            while let Some(Ok(chunk)) = output.next().await {
-                if to_user.write_all(&chunk.into_bytes()).await.is_err() {
-                    break;
-                }
+        // Bytes flow both ways until both sides are done: the process's exit closes the engine's
+        // side, which shuts down ours, so the caller reads end-of-stream; the caller's
+        // end-of-stream closes the process's stdin.
+        let bridge = tokio::spawn(async move {
+            if our_end.write_all(&early_output).await.is_ok() {
+                let _ = tokio::io::copy_bidirectional(&mut our_end, &mut engine_side).await;
             }
-            let _ = to_user.shutdown().await;
-        });
-        // Caller → engine. The caller's end-of-stream closes the process's stdin.
-        let inbound = tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                match from_user.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if input.write_all(&buf[..n]).await.is_err() || input.flush().await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = input.shutdown().await;
         });
 
         Ok(AttachSession {
@@ -95,7 +75,7 @@ impl DockerEngine {
             exec_id: exec.id,
             docker: self.docker().clone(),
             timeout: self.timeout(),
-            bridge: [outbound.abort_handle(), inbound.abort_handle()],
+            bridge: bridge.abort_handle(),
         })
     }
 }
@@ -133,9 +113,7 @@ impl AttachSession {
 
     /// Ends the session: the connection to the engine is closed and the caller's end reads EOF.
     pub fn close(&self) {
-        for task in &self.bridge {
-            task.abort();
-        }
+        self.bridge.abort();
     }
 }
 

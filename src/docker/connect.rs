@@ -14,7 +14,8 @@ const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 ///
 /// The version handshake doubles as the liveness check: an engine that does not answer it is
 /// reported now, with what to do, instead of at the first task.
-pub(super) async fn connect(host: Option<&str>, timeout: Duration) -> Result<Docker> {
+/// Returns the client and the address it was made for.
+pub(super) async fn connect(host: Option<&str>, timeout: Duration) -> Result<(Docker, String)> {
     let from_env = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
     let host = host.map(str::to_owned).or(from_env).unwrap_or_else(|| DEFAULT_HOST.to_owned());
 
@@ -36,9 +37,10 @@ pub(super) async fn connect(host: Option<&str>, timeout: Duration) -> Result<Doc
         Error::new(ErrorKind::Connection, message).with_source(e)
     })?;
 
-    with_timeout(timeout, "version handshake", docker.negotiate_version(), Subject::Engine)
+    let docker = with_timeout(timeout, "version handshake", docker.negotiate_version(), Subject::Engine)
         .await
-        .map_err(|e| Error::new(e.kind(), unreachable_message(&host, e.message())).with_source(e))
+        .map_err(|e| Error::new(e.kind(), unreachable_message(&host, e.message())).with_source(e))?;
+    Ok((docker, host))
 }
 
 fn unreachable_message(host: &str, cause: &str) -> String {

@@ -8,6 +8,7 @@ mod attach;
 mod connect;
 mod container;
 mod errors;
+mod hijack;
 mod image;
 mod logs;
 mod prune;
@@ -63,6 +64,8 @@ pub struct DockerEngine {
 
 struct Inner {
     docker: Docker,
+    /// The engine's address, for the requests made without bollard (see `hijack`).
+    host: String,
     timeout: Duration,
     /// Full IDs of containers stopped through StopContainer. Keyed by full ID, not by the name
     /// the caller used: a container started again under the same name gets a new ID, so its
@@ -91,13 +94,13 @@ impl DockerEngine {
         if options.prune && options.prune_interval.is_zero() {
             return Err(Error::invalid_argument("prune_interval", "must be greater than zero"));
         }
-        let docker = connect::connect(options.host.as_deref(), options.timeout).await?;
+        let (docker, host) = connect::connect(options.host.as_deref(), options.timeout).await?;
         let cancelled = Arc::new(Mutex::new(HashSet::new()));
         let prune_task = options.prune.then(|| {
             prune::spawn(docker.clone(), options.prune_interval, options.timeout, cancelled.clone())
         });
         Ok(DockerEngine {
-            inner: Arc::new(Inner { docker, timeout: options.timeout, cancelled, prune_task }),
+            inner: Arc::new(Inner { docker, host, timeout: options.timeout, cancelled, prune_task }),
         })
     }
 
