@@ -1,0 +1,86 @@
+package docker
+
+/*
+#include "gofer_scheduler.h"
+*/
+import "C"
+
+import (
+	"io"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// logReader is the io.ReadCloser that GetLogs returns.
+type logReader struct {
+	readMu sync.Mutex // one Read inside C at a time: the C stream's contract
+	mu     sync.Mutex // guards ptr and end; never held across a blocking call
+	ptr    *C.GoferLogs
+	end    error // once ptr is released, what every Read returns
+}
+
+func newLogReader(ptr *C.GoferLogs) *logReader {
+	r := &logReader{ptr: ptr}
+	// A safety net for a reader dropped before its end without Close.
+	runtime.SetFinalizer(r, (*logReader).Close)
+	return r
+}
+
+// Read blocks until some log bytes are available. It returns io.EOF once the container has
+// exited and everything was read; a broken stream is a scheduler.ErrConnection error, and a
+// closed reader a scheduler.ErrInvalidState error. The end, or the error, is final: every
+// later Read returns it again.
+func (r *logReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	r.mu.Lock()
+	ptr, end := r.ptr, r.end
+	r.mu.Unlock()
+	if ptr == nil {
+		return 0, end
+	}
+	var n C.size_t
+	var cerr *C.GoferError
+	// C writes straight into p: cgo keeps Go memory in place for the duration of the call.
+	status := C.gofer_logs_read(ptr, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &n, &cerr)
+	runtime.KeepAlive(r)
+	err := check(status, cerr)
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	if err != nil {
+		// The stream is over. Free it now rather than at Close, which Gofer never calls on a
+		// log reader; and keep the answer, since the C stream would say EOF after an error.
+		r.release(err)
+		return 0, err
+	}
+	return int(n), nil
+}
+
+// Close ends the stream and releases its connection. It may be called from any goroutine,
+// also while another one is blocked in Read: that Read then returns an error (not io.EOF).
+// Closing twice, or after the end, is harmless.
+func (r *logReader) Close() error {
+	r.mu.Lock()
+	if r.ptr != nil {
+		C.gofer_logs_close(r.ptr) // thread-safe, never blocks: wakes a Read blocked in C
+	}
+	r.mu.Unlock()
+	r.readMu.Lock() // the C stream may be freed only once no Read is inside it
+	defer r.readMu.Unlock()
+	r.release(invalidState("the log stream was closed"))
+	return nil
+}
+
+func (r *logReader) release(end error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ptr != nil {
+		C.gofer_logs_free(r.ptr)
+		r.ptr, r.end = nil, end
+	}
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Tests the Go binding (bindings/go) against the real engine:
+#   go vet, go test -race, a GOGC=1 pass (flushes out a missing runtime.KeepAlive: a finalizer
+#   that frees a handle while C still uses it crashes there), and a build through pkg-config.
+#
+#   scripts/test-go.sh
+#
+# Installs Go (Debian's golang-go) when there is none, builds the release library, and brings
+# the test bed up (scripts/testbed.sh, idempotent). Every step is bounded in time.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+log() { echo "test-go: $*" >&2; }
+
+need=()
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)           # cgo
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [[ ${#need[@]} -gt 0 ]]; then
+  log "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 1200 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+timeout 900 scripts/testbed.sh up
+log "building the library"
+timeout 1800 cargo build --release --lib
+
+# The go command does not notice when the C library or header changes (`go help cache`), and
+# would link a stale archive from its cache. A stamp of both in CGO_CFLAGS, which is part of
+# its cache keys, makes it rebuild exactly when they change.
+stamp=$(stat -c '%n %s %Y' target/release/libgofer_scheduler.a include/gofer_scheduler.h | sha256sum | cut -c1-16)
+export CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DGOFER_LIB_STAMP=$stamp"
+
+cd bindings/go
+log "go vet"
+timeout 600 go vet ./...
+log "go test -race"
+timeout 900 go test -race -count=1 -timeout 10m ./...
+log "GOGC=1 go test (subset)"
+GOGC=1 timeout 600 go test -count=1 -timeout 5m \
+  -run 'TestStartThenLogs|TestGoferStyleTaskRun|TestCloseWakes|TestConcurrentReads|TestAttachToSh|TestAttachSessionsLeak|TestUnknownID|TestInvalidArguments|TestDroppedObjects|Example' ./...
+
+log "build through pkg-config (-tags gofer_pkgconfig)"
+pc_dir=$(mktemp -d)
+trap 'rm -rf "$pc_dir"' EXIT
+./gen-pkgconfig.sh "$pc_dir" >/dev/null
+PKG_CONFIG_PATH=$pc_dir timeout 600 go vet -tags gofer_pkgconfig ./...
+PKG_CONFIG_PATH=$pc_dir timeout 600 go build -tags gofer_pkgconfig -o "$pc_dir/taskrun" ./examples/taskrun
+log "all Go checks passed"
