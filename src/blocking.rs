@@ -75,10 +75,10 @@ pub struct LogReader {
     stream: LogStream,
     /// Bytes of the last frame that did not fit in the caller's buffer.
     pending: Bytes,
-    /// An error met after some bytes were already returned: reported at the next read, so that
-    /// every byte before it reaches the caller first.
-    pending_error: Option<Error>,
-    finished: bool,
+    /// How the stream ended, once it has. A failure is reported by every read after the bytes
+    /// that came before it, never turned into an end: a caller that retries must not take a
+    /// truncated log for a whole one.
+    end: Option<End>,
     closed: watch::Receiver<bool>,
     closer: LogCloser,
     pid: u32,
@@ -100,6 +100,11 @@ impl LogCloser {
     }
 }
 
+enum End {
+    Complete,
+    Failed(Error),
+}
+
 enum Woken {
     Closed,
     TimedOut,
@@ -112,8 +117,7 @@ impl LogReader {
         LogReader {
             stream,
             pending: Bytes::new(),
-            pending_error: None,
-            finished: false,
+            end: None,
             closed: rx,
             closer: LogCloser { signal: std::sync::Arc::new(tx) },
             pid,
@@ -152,11 +156,10 @@ impl LogReader {
         if !self.pending.is_empty() {
             return Ok(Some(self.take_pending(buf)));
         }
-        if let Some(e) = self.pending_error.take() {
-            return Err(e);
-        }
-        if self.finished {
-            return Ok(Some(0));
+        match &self.end {
+            Some(End::Complete) => return Ok(Some(0)),
+            Some(End::Failed(e)) => return Err(e.repeat()),
+            None => {}
         }
 
         let LogReader { stream, closed, .. } = self;
@@ -193,7 +196,7 @@ impl LogReader {
             Woken::Frame(first) => {
                 // Only the last frame taken can overflow the buffer (taking stops when it is
                 // full), and an end or an error is always last: every byte before it is
-                // delivered now, the error at the next read.
+                // delivered now, the error from the next read on.
                 let mut n = 0;
                 for frame in std::iter::once(first).chain(more) {
                     match frame {
@@ -201,19 +204,14 @@ impl LogReader {
                             self.pending = bytes;
                             n += self.take_pending(&mut buf[n..]);
                         }
-                        None => self.finished = true,
-                        Some(Err(e)) => {
-                            self.finished = true;
-                            self.pending_error = Some(e);
-                        }
+                        None => self.end = Some(End::Complete),
+                        Some(Err(e)) => self.end = Some(End::Failed(e)),
                     }
                 }
-                if n == 0 {
-                    if let Some(e) = self.pending_error.take() {
-                        return Err(e);
-                    }
+                match &self.end {
+                    Some(End::Failed(e)) if n == 0 => Err(e.repeat()),
+                    _ => Ok(Some(n)),
                 }
-                Ok(Some(n))
             }
         }
     }

@@ -112,6 +112,12 @@ impl Error {
         self
     }
 
+    /// The same error again (kind, message, status), for a failure reported more than once;
+    /// the cause stays with the first report.
+    pub(crate) fn repeat(&self) -> Self {
+        Error { kind: self.kind, message: self.message.clone(), http_status: self.http_status, source: None }
+    }
+
     /// What went wrong, to branch on.
     pub fn kind(&self) -> ErrorKind {
         self.kind

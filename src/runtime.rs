@@ -47,17 +47,34 @@ pub fn handle() -> Result<&'static tokio::runtime::Runtime> {
 
 /// Runs `future` to completion on the private runtime, blocking the calling thread.
 ///
-/// Refuses (rather than panics) when called from a thread that is already inside a tokio
-/// runtime: blocking there could deadlock that runtime.
+/// Refuses (rather than panics) when called where tokio forbids blocking: on a thread that is
+/// running an async runtime, where waiting could deadlock that runtime. Blocking threads of a
+/// runtime (`spawn_blocking`) are fine. tokio has no public "may I block here?" query, so its
+/// own refusal, a panic raised before the future is first polled, is turned into the error.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(Error::new(
-            ErrorKind::InvalidState,
-            "a blocking call was made from inside an async runtime; use the async API instead",
-        ));
+    let runtime = handle()?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(future))) {
+        Ok(output) => Ok(output),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            if message.contains(NESTED_RUNTIME_PANIC) {
+                Err(Error::new(
+                    ErrorKind::InvalidState,
+                    "a blocking call was made from inside an async runtime; use the async API instead",
+                ))
+            } else {
+                std::panic::resume_unwind(payload)
+            }
+        }
     }
-    Ok(handle()?.block_on(future))
 }
+
+/// The start of tokio's message when `block_on` is called from inside a runtime.
+const NESTED_RUNTIME_PANIC: &str = "Cannot start a runtime from within a runtime";
 
 /// Fails when a handle created by process `owner` is used by another process (after `fork()`).
 pub fn check_same_process(owner: u32) -> Result<()> {

@@ -264,3 +264,10 @@ async fn prune_removes_only_exited_containers_created_by_the_library() {
     assert!(exists(&ours_running), "a running container is kept");
     assert!(exists(&foreign), "a container we did not create is kept");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_blocking_call_from_inside_an_async_runtime_is_an_error_not_a_panic() {
+    let err = BlockingEngine::connect(DockerOptions::default()).err().expect("refused inside a runtime");
+    assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
+    assert!(err.message().contains("async API"), "{err}");
+}

@@ -139,3 +139,65 @@ fn closing_a_blocking_reader_from_another_thread_wakes_the_blocked_read() {
     t.join().unwrap();
     assert_eq!(reader.read(&mut [0u8; 16]).unwrap_err().kind(), ErrorKind::InvalidState, "read after close");
 }
+
+/// A TCP proxy to the engine's socket whose connections the test can cut, to break a stream
+/// in the middle the way a dying daemon or network would.
+struct CuttableProxy {
+    address: String,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl CuttableProxy {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("tcp://{}", listener.local_addr().unwrap());
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let registry = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    let mut engine = tokio::net::UnixStream::connect("/var/run/docker.sock").await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                });
+                registry.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        CuttableProxy { address, connections }
+    }
+
+    fn cut(&self) {
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_broken_midway_is_an_error_on_every_later_read_never_an_end() {
+    let proxy = CuttableProxy::start().await;
+    let options = DockerOptions { host: Some(proxy.address.clone()), timeout: Duration::from_secs(30), ..Default::default() };
+    let name = Name::new("broken");
+    let script = "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.05; done";
+    let req = shell(&name, script);
+    let id = name.0.clone();
+    tokio::task::spawn_blocking(move || {
+        let engine = BlockingEngine::connect(options).unwrap();
+        engine.start_container(req).unwrap();
+        let mut reader = engine.get_logs(GetLogsRequest { id }).unwrap();
+        let mut buf = [0u8; 4096];
+        assert!(reader.read(&mut buf).unwrap() > 0);
+        proxy.cut();
+        let first_error = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => panic!("a broken stream must not look like the end of the logs"),
+                Ok(_) => continue, // bytes that were already on their way
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(first_error.kind(), ErrorKind::Connection, "{first_error}");
+        let again = reader.read(&mut buf).expect_err("the failure is reported again, not turned into an end");
+        assert_eq!(again.kind(), ErrorKind::Connection);
+    })
+    .await
+    .unwrap();
+}
