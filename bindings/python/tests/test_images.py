@@ -1,0 +1,49 @@
+"""Getting images: a private registry with and without credentials, unknown tags."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional
+
+import pytest
+from conftest import Bed, docker, run, sh
+
+from gofer_scheduler import ContainerState, DockerEngine, NoSuchImage, RegistryAuth
+
+
+def auth(bed: Bed) -> RegistryAuth:
+    return RegistryAuth(bed.user, bed.password)
+
+
+def test_private_image_is_pulled_with_credentials(engine: DockerEngine, bed: Bed, name: str) -> None:
+    docker(bed, "rmi", "-f", bed.private_image, check=False)
+    state, logs = run(
+        engine, name, bed.private_image, registry_auth=auth(bed), always_pull=True, command=sh("echo pulled")
+    )
+    assert (state.state, logs) == (ContainerState.EXITED, b"pulled\n")
+
+
+@pytest.mark.parametrize("password", [None, "wrong-password"], ids=["no-credentials", "wrong-password"])
+def test_private_image_without_or_with_wrong_credentials_is_no_such_image(
+    engine: DockerEngine, bed: Bed, new_name: Callable[[], str], password: Optional[str]
+) -> None:
+    # A tag of its own, so that another test's pull cannot make it present meanwhile.
+    image = f"{bed.registry}/gofer/private-busybox:refused-py-{os.getpid()}"
+    docker(bed, "tag", bed.image, image)
+    docker(bed, "login", bed.registry, "-u", bed.user, "-p", bed.password)
+    docker(bed, "push", image)
+    docker(bed, "rmi", "-f", image)
+    credentials = None if password is None else RegistryAuth(bed.user, password)
+    with pytest.raises(NoSuchImage) as caught:
+        engine.start_container(new_name(), image, registry_auth=credentials, command=sh("true"))
+    assert str(caught.value).startswith("scheduler: docker image not found"), caught.value
+    assert "wrong-password" not in str(caught.value) and "wrong-password" not in repr(caught.value)
+
+
+def test_unknown_tag_or_repository_is_no_such_image(engine: DockerEngine, bed: Bed, new_name: Callable[[], str]) -> None:
+    for image in (
+        f"{bed.registry}/gofer/private-busybox:no-such-tag",
+        f"{bed.registry}/gofer/no-such-repository:latest",
+    ):
+        with pytest.raises(NoSuchImage, match="^scheduler: docker image not found"):
+            engine.start_container(new_name(), image, registry_auth=auth(bed), command=sh("true"))
