@@ -17,7 +17,9 @@ done
 status=0
 for t in ffi_arguments ffi_engine; do
   echo "== C test $t (valgrind)"
+  # --child-silent-after-fork: the fork test's child abandons the parent's runtime by design.
   timeout 600 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --child-silent-after-fork=yes \
     --show-leak-kinds=definite "target/c/$t" || status=1
 done
 exit $status

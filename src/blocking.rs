@@ -2,8 +2,11 @@
 //!
 //! Each call blocks its thread on the private runtime ([`crate::runtime`]). Every handle
 //! remembers the process that created it and refuses to work in a forked child, whose copy of
-//! the parent's connections and runtime would hang.
+//! the parent's connections and runtime would hang. A child does not even drop them: closing a
+//! socket the parent's runtime registered would deregister it from the epoll instance both
+//! processes share, breaking the parent's connection. They are leaked there instead.
 
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,8 +20,22 @@ use crate::runtime;
 
 /// A [`DockerEngine`] with blocking methods. Thread-safe: share it by reference (or `Arc`).
 pub struct BlockingEngine {
-    engine: DockerEngine,
+    engine: ManuallyDrop<DockerEngine>,
     pid: u32,
+}
+
+/// Drops `value` in the process that created it; leaks it in a forked child (see module docs).
+fn drop_in_owner<T>(owner: u32, value: &mut ManuallyDrop<T>) {
+    if owner == std::process::id() {
+        // SAFETY: called once, from Drop, and `value` is not used afterwards.
+        unsafe { ManuallyDrop::drop(value) }
+    }
+}
+
+impl Drop for BlockingEngine {
+    fn drop(&mut self) {
+        drop_in_owner(self.pid, &mut self.engine);
+    }
 }
 
 impl BlockingEngine {
@@ -26,7 +43,7 @@ impl BlockingEngine {
     pub fn connect(options: DockerOptions) -> Result<Self> {
         // connect() spawns the prune task, so it must run inside the private runtime.
         let engine = runtime::block_on(DockerEngine::connect(options))??;
-        Ok(BlockingEngine { engine, pid: std::process::id() })
+        Ok(BlockingEngine { engine: ManuallyDrop::new(engine), pid: std::process::id() })
     }
 
     /// The async engine inside, for callers that run their own runtime.
@@ -58,7 +75,7 @@ impl BlockingEngine {
 
     pub fn attach_container(&self, request: AttachContainerRequest) -> Result<Attachment> {
         let session = self.call(self.engine.attach_container(request))?;
-        Ok(Attachment { session, pid: self.pid })
+        Ok(Attachment { session: ManuallyDrop::new(session), pid: self.pid })
     }
 
     pub fn prune(&self) -> Result<usize> {
@@ -72,7 +89,7 @@ impl BlockingEngine {
 /// One reader at a time (`&mut self`); [`LogCloser::close`], from any thread, wakes a blocked
 /// read, which then fails with `InvalidState`.
 pub struct LogReader {
-    stream: LogStream,
+    stream: ManuallyDrop<LogStream>,
     /// Bytes of the last frame that did not fit in the caller's buffer.
     pending: Bytes,
     /// How the stream ended, once it has. A failure is reported by every read after the bytes
@@ -82,6 +99,12 @@ pub struct LogReader {
     closed: watch::Receiver<bool>,
     closer: LogCloser,
     pid: u32,
+}
+
+impl Drop for LogReader {
+    fn drop(&mut self) {
+        drop_in_owner(self.pid, &mut self.stream);
+    }
 }
 
 /// Closes a [`LogReader`] from any thread, waking a blocked read.
@@ -115,7 +138,7 @@ impl LogReader {
     fn new(stream: LogStream, pid: u32) -> Self {
         let (tx, rx) = watch::channel(false);
         LogReader {
-            stream,
+            stream: ManuallyDrop::new(stream),
             pending: Bytes::new(),
             end: None,
             closed: rx,
@@ -237,8 +260,14 @@ async fn sleep_or_forever(wait: Option<Duration>) {
 
 /// A blocking handle on an [`AttachSession`].
 pub struct Attachment {
-    session: AttachSession,
+    session: ManuallyDrop<AttachSession>,
     pid: u32,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        drop_in_owner(self.pid, &mut self.session);
+    }
 }
 
 impl Attachment {

@@ -7,6 +7,8 @@
  * only defined for writes some time apart; the tests space them. */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -246,6 +248,47 @@ static void handle_misuse_is_a_status(void) {
     gofer_logs_free(closed);
 }
 
+/* After fork(): the parent's engine is refused in the child (never a hang), freeing it there is
+ * safe, the child's own engine works, and the parent's engine still works afterwards.
+ *
+ * The child reports through a pipe and then kills itself instead of exiting: the parent's
+ * runtime, whose threads do not exist in the child, is abandoned there by design, and valgrind
+ * would report it as a leak at the child's exit. */
+static void fork_child_gets_its_own_engine(GoferEngine *engine) {
+    const char *id = start_shell(engine, "exit 0");
+    if (!id) return;
+    int report[2];
+    if (pipe(report) != 0) {
+        CHECK(0, "pipe");
+        return;
+    }
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        char bad = 0;
+        GoferContainerState state;
+        int64_t code;
+        GoferError *err = NULL;
+        if (gofer_engine_get_state(engine, id, &state, &code, &err) != GOFER_INVALID_STATE) bad |= 1;
+        gofer_error_free(err);
+        gofer_engine_free(engine); /* the parent's: leaked in the child, never closed */
+        GoferEngine *own = NULL;
+        if (gofer_engine_new(NULL, &own, NULL) != GOFER_OK) bad |= 2;
+        else if (gofer_engine_get_state(own, id, &state, &code, NULL) != GOFER_OK) bad |= 4;
+        gofer_engine_free(own);
+        if (write(report[1], &bad, 1) != 1) { /* the parent sees no report */ }
+        kill(getpid(), SIGKILL);
+    }
+    close(report[1]);
+    char bad = 8;
+    CHECK(read(report[0], &bad, 1) == 1, "the child reported");
+    close(report[0]);
+    CHECK(bad == 0, "child failed with bits %d (1: parent engine not refused, 2: no own engine, 4: own engine fails)", bad);
+    waitpid(child, NULL, 0);
+    int64_t code = -1;
+    CHECK(wait_exit(engine, id, &code) == GOFER_STATE_EXITED && code == 0, "parent engine works after the fork");
+}
+
 int main(void) {
     atexit(remove_containers);
     GoferEngine *engine = NULL;
@@ -261,6 +304,7 @@ int main(void) {
     unknown_id_is_no_such_container(engine);
     no_such_image(engine);
     attach_echoes_through_cat(engine);
+    fork_child_gets_its_own_engine(engine);
     gofer_engine_free(engine);
     handle_misuse_is_a_status();
     return check_summary("ffi_engine");
