@@ -106,3 +106,45 @@ async fn always_pull_picks_up_a_new_image_pushed_under_the_same_tag() {
         remove_image(id);
     }
 }
+
+/// The engine answers 200 and starts streaming progress, then reports that a layer cannot be
+/// fetched: the error arrives inside the stream. Made real by deleting a pushed layer's blob
+/// through the test registry's API (deletion is enabled in its config).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_that_fails_inside_the_progress_stream_is_no_such_image() {
+    let engine = engine().await;
+    let bed = bed();
+    let repo = format!("{}/gofer/broken-{}", bed.registry, std::process::id());
+    let image = format!("{repo}:latest");
+    // A layer of its own (random bytes), so that the engine has to download it.
+    let name = Name::new("blob");
+    docker_cli(&["run", "--name", &name, &bed.image, "sh", "-c", "head -c 4096 /dev/urandom > /junk"]);
+    docker_cli(&["commit", &name, &image]);
+    docker_cli(&["login", &bed.registry, "-u", &bed.user, "-p", &bed.pass]);
+    docker_cli(&["push", &image]);
+    remove_image(&image);
+
+    let manifest = std::process::Command::new("curl")
+        .args(["-sf", "-u", &format!("{}:{}", bed.user, bed.pass)])
+        .args(["-H", "Accept: application/vnd.docker.distribution.manifest.v2+json"])
+        .arg(format!("http://{}/v2/gofer/broken-{}/manifests/latest", bed.registry, std::process::id()))
+        .output()
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).expect("manifest JSON");
+    let digest = manifest["layers"].as_array().and_then(|l| l.last()).and_then(|l| l["digest"].as_str()).unwrap();
+    let deleted = std::process::Command::new("curl")
+        .args(["-sf", "-X", "DELETE", "-u", &format!("{}:{}", bed.user, bed.pass)])
+        .arg(format!("http://{}/v2/gofer/broken-{}/blobs/{digest}", bed.registry, std::process::id()))
+        .status()
+        .unwrap();
+    assert!(deleted.success(), "the test registry deletes the layer blob");
+
+    let run_it = Name::new("blob-run");
+    let mut req = shell(&run_it, "true");
+    req.image_name = image.clone();
+    req.registry_auth = auth(&bed);
+    let err = bounded("start", engine.start_container(req)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoSuchImage, "{err}");
+    assert_eq!(err.http_status(), None, "the answer was a 200: the error came inside the stream");
+    assert!(err.message().contains("blob"), "the engine's reason is kept: {err}");
+}
