@@ -73,7 +73,9 @@ pub struct Networking {
 }
 
 /// Everything needed to run one task as a container.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Debug` shows env var keys only: Gofer passes a pipeline's secrets as env values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct StartContainerRequest {
     /// Unique name of the container; a container with this name is replaced.
     pub id: String,
@@ -88,6 +90,21 @@ pub struct StartContainerRequest {
     pub entrypoint: Option<Vec<String>>,
     /// `None`: the image's own command. `Some(vec![])` is passed to the engine as an empty list.
     pub command: Option<Vec<String>>,
+}
+
+impl fmt::Debug for StartContainerRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartContainerRequest")
+            .field("id", &self.id)
+            .field("image_name", &self.image_name)
+            .field("env_vars", &self.env_vars.keys().map(|k| (k, "<redacted>")).collect::<BTreeMap<_, _>>())
+            .field("registry_auth", &self.registry_auth)
+            .field("always_pull", &self.always_pull)
+            .field("networking", &self.networking)
+            .field("entrypoint", &self.entrypoint)
+            .field("command", &self.command)
+            .finish()
+    }
 }
 
 impl StartContainerRequest {
@@ -131,4 +148,19 @@ pub struct GetLogsRequest {
 pub struct AttachContainerRequest {
     pub id: String,
     pub command: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_strings_show_no_secret() {
+        let mut req = StartContainerRequest::new("job", "image");
+        req.env_vars.insert("API_TOKEN".into(), "s3cr3t-env-value".into());
+        req.registry_auth = Some(RegistryAuth { user: "u".into(), pass: "s3cr3t-password".into() });
+        let shown = format!("{req:?}");
+        assert!(shown.contains("API_TOKEN"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
 }
