@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# A private Docker engine for the fault tests (tests/faults.rs): a second dockerd, with its own
+# socket, data root, exec root, pid file and managed containerd, that the tests may kill and
+# restart without disturbing the default engine that every other test (and engineer) uses.
+#
+#   scripts/private-dockerd.sh start     # idempotent; prints the engine address (unix://...)
+#   scripts/private-dockerd.sh stop      # graceful stop (SIGTERM), then its containerd and shims
+#   scripts/private-dockerd.sh kill      # SIGKILL dockerd only: a crash (containerd survives)
+#   scripts/private-dockerd.sh freeze    # SIGSTOP dockerd: it accepts connections, answers none
+#   scripts/private-dockerd.sh thaw      # SIGCONT
+#   scripts/private-dockerd.sh restart   # stop, then start
+#   scripts/private-dockerd.sh host      # prints the engine address
+#   scripts/private-dockerd.sh purge     # stop, then delete its data (image, containers)
+#
+# Everything lives under target/faults/. The default dockerd is never signalled: every process
+# this script signals is checked to be a dockerd or containerd whose command line names OUR
+# directory.
+#
+# Networking: the private engine gets a bridge of its own ($BRIDGE, created here) and no
+# iptables rules. NOT --bridge=none: with networking disabled, dockerd 20.10 deletes the host's
+# `docker0` interface at start (removeDefaultBridgeInterface), which takes the default engine's
+# bridge away from under it. As a guard, start checks that docker0 survived and repairs it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FAULTS=$ROOT/target/faults
+SOCK=$FAULTS/docker.sock
+HOST=unix://$SOCK
+DATA=$FAULTS/data
+# The exec root holds containerd's socket: keep its path short (108-byte limit for sockets).
+EXEC=$FAULTS/exec
+PIDFILE=$FAULTS/dockerd.pid
+LOG=$FAULTS/dockerd.log
+IMAGE=gofer-test/busybox:latest
+MARK=gofer.testbed.rootfs   # same label and version as scripts/testbed.sh's image
+MARK_VER=1
+BRIDGE=gofer-flt0           # at most 15 characters (an interface name)
+BRIDGE_ADDR=10.213.47.1/24  # outside Docker's default address pools (172.17-31/16, 192.168/20)
+
+log() { echo "private-dockerd: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+d() { timeout "${T:-30}" docker -H "$HOST" "$@"; }
+answers() { [[ -S $SOCK ]] && timeout 5 docker -H "$HOST" version >/dev/null 2>&1; }
+
+# True when pid $1 is a live $2 (dockerd/containerd) whose command line mentions our directory.
+ours() {
+  local pid=$1 comm=$2
+  [[ -n $pid && -r /proc/$pid/comm && $(cat "/proc/$pid/comm" 2>/dev/null) == "$comm" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$FAULTS/"
+}
+dockerd_pid() { local p; p=$(cat "$PIDFILE" 2>/dev/null || true); ours "$p" dockerd && echo "$p"; }
+containerd_pid() {
+  local p; p=$(cat "$EXEC/containerd/containerd.pid" 2>/dev/null || true); ours "$p" containerd && echo "$p"
+}
+wait_gone() {   # $1 pid, $2 seconds
+  local deadline=$((SECONDS + $2))
+  while [[ -e /proc/$1 ]] && ((SECONDS < deadline)); do sleep 0.1; done
+  [[ ! -e /proc/$1 ]]
+}
+
+ensure_bridge() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 && return
+  log "creating bridge $BRIDGE ($BRIDGE_ADDR)"
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$BRIDGE_ADDR" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+}
+
+# The default engine's bridge must survive our engine's start. Should it vanish anyway, put it
+# back as the default engine had it (its network "bridge", interface docker0) and fail loudly.
+check_default_bridge() {   # $1: whether docker0 existed before the start
+  [[ $1 == yes ]] || return 0
+  ip link show docker0 >/dev/null 2>&1 && return 0
+  local subnet gw
+  subnet=$(timeout 10 docker network inspect bridge -f '{{(index .IPAM.Config 0).Subnet}}' 2>/dev/null || echo 172.17.0.0/16)
+  gw=$(timeout 10 docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || true)
+  [[ -n $gw ]] || gw=${subnet%.*/*}.1
+  ip link add docker0 type bridge && ip addr add "$gw/${subnet#*/}" dev docker0 && ip link set docker0 up || true
+  die "docker0 disappeared while the private engine started; re-created it ($gw/${subnet#*/}). See $LOG"
+}
+
+start() {
+  mkdir -p "$FAULTS" "$DATA" "$EXEC"
+  if answers; then echo "$HOST"; return; fi
+  local had_docker0=no
+  ip link show docker0 >/dev/null 2>&1 && had_docker0=yes
+  ensure_bridge
+  if [[ -z $(dockerd_pid) ]]; then
+    # A socket left by a killed dockerd would make the new one fail to listen.
+    rm -f "$SOCK"
+    # An empty configuration of our own: /etc/docker/daemon.json is the default engine's.
+    echo '{}' >"$FAULTS/daemon.json"
+    log "starting dockerd on $SOCK (log: $LOG)"
+    # --exec-root gives it a containerd of its own (state, socket, pid file under $EXEC);
+    # --containerd-namespace keeps its shims apart from the default engine's "moby" namespace.
+    setsid nohup dockerd \
+      --host "$HOST" \
+      --data-root "$DATA" \
+      --exec-root "$EXEC" \
+      --pidfile "$PIDFILE" \
+      --containerd-namespace gofer-faults \
+      --containerd-plugins-namespace gofer-faults-plugins \
+      --cgroup-parent gofer-faults \
+      --bridge="$BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
+      --userland-proxy=false \
+      --shutdown-timeout 2 \
+      --config-file "$FAULTS/daemon.json" \
+      >>"$LOG" 2>&1 </dev/null 9>&- &
+    echo $! >"$PIDFILE.launch"
+  fi
+  local deadline=$((SECONDS + 60))
+  until answers; do
+    ((SECONDS < deadline)) || die "the private dockerd did not answer within 60 s; see $LOG"
+    [[ -n $(dockerd_pid) || -e /proc/$(cat "$PIDFILE.launch" 2>/dev/null || echo 0) ]] ||
+      die "the private dockerd exited; see $LOG"
+    sleep 0.2
+  done
+  check_default_bridge "$had_docker0"
+  import_image
+  echo "$HOST"
+}
+
+# The test image, from the static busybox, as scripts/testbed.sh builds it: no registry and no
+# other engine needed.
+import_image() {
+  [[ $(d image inspect -f "{{index .Config.Labels \"$MARK\"}}" "$IMAGE" 2>/dev/null) != "$MARK_VER" ]] || return 0
+  log "importing $IMAGE"
+  local bb=/bin/busybox r a
+  file -L "$bb" | grep -q 'statically linked' || die "$bb is not a static busybox (apt-get install busybox-static)"
+  r=$(mktemp -d "$FAULTS/rootfs.XXXXXX")
+  mkdir -p "$r"/{bin,etc,tmp,root}
+  chmod 1777 "$r/tmp"
+  cp "$bb" "$r/bin/busybox"
+  for a in $("$bb" --list); do [[ -e $r/bin/$a ]] || ln -s busybox "$r/bin/$a"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
+  echo 'root:x:0:' >"$r/etc/group"
+  tar -C "$r" --numeric-owner --owner=0 --group=0 -c . |
+    T=120 d import -c 'CMD ["/bin/sh"]' -c "LABEL $MARK=$MARK_VER" - "$IMAGE" >/dev/null
+  rm -rf "$r"
+}
+
+signal_dockerd() {   # $1 signal; fails when our dockerd is not running
+  local pid; pid=$(dockerd_pid) || { log "no private dockerd running"; return 1; }
+  kill "-$1" "$pid"
+  echo "$pid"
+}
+
+stop() {
+  local pid
+  if pid=$(dockerd_pid); then
+    kill -CONT "$pid" 2>/dev/null || true   # a frozen dockerd cannot handle SIGTERM
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 30 || { log "dockerd $pid ignored SIGTERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 10 || true; }
+  fi
+  # After a crash (kill) the managed containerd and the shims of running containers survive
+  # dockerd; a new dockerd would adopt them, but `stop` means everything goes.
+  if pid=$(containerd_pid); then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; }
+  fi
+  local shim
+  for shim in $(pgrep -f "containerd-shim.*-namespace gofer-faults " || true); do
+    tr '\0' ' ' <"/proc/$shim/cmdline" 2>/dev/null | grep -qF -- "$EXEC/" && kill -KILL "$shim" 2>/dev/null || true
+  done
+  # Mounts left behind by a killed engine (overlay layers, shm, netns) would pin the data root.
+  local m
+  # (dockerd also bind-mounts its data root onto itself, private: that one goes last.)
+  for m in $(awk -v a="$DATA" -v b="$EXEC" '$2 == a || $2 == b || index($2, a "/") == 1 || index($2, b "/") == 1 { print $2 }' /proc/self/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -f "$SOCK" "$PIDFILE" "$PIDFILE.launch"
+}
+
+cmd=${1:-}
+mkdir -p "$FAULTS"
+# Serialise concurrent invocations (several test processes, or a test and a human).
+exec 9>"$FAULTS/.script.lock"
+flock -w 120 9 || die "timed out waiting for $FAULTS/.script.lock"
+case $cmd in
+  start) start ;;
+  stop) stop ;;
+  kill) pid=$(signal_dockerd KILL); wait_gone "$pid" 10 || die "dockerd $pid survived SIGKILL" ;;
+  freeze) signal_dockerd STOP >/dev/null ;;
+  thaw) signal_dockerd CONT >/dev/null ;;
+  restart) stop; start ;;
+  host) echo "$HOST" ;;
+  purge) stop; rm -rf "$DATA" "$EXEC"; ip link del "$BRIDGE" 2>/dev/null || true ;;
+  *) echo "usage: $0 start|stop|kill|freeze|thaw|restart|host|purge" >&2; exit 2 ;;
+esac
