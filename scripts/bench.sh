@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmarks: every operation through every client (raw HTTP/1.1 floor, Rust API, C ABI, Go
+# binding, Python wheel, docker-py, docker CLI) on one engine, interleaved round by round.
+# Writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks-*.png.
+#
+#   scripts/bench.sh            # full profile (~20 min on 2 cores): waits first for a quiet machine
+#   scripts/bench.sh --quick    # a few minutes (CI: keeps the suite working; not a measurement);
+#                               # writes to target/bench/quick/ unless --out is given
+#   scripts/bench.sh --quick --out /tmp/b --clients c,go --ops state,attach   # a subset
+#
+# Extra arguments go to benches/run.py (--out, --clients, --ops, --keep-fixtures).
+# Environment: BENCH_QUIET_WAIT (seconds to wait for load average < 1.0 before a full run;
+# default 1200, 0 = do not wait), BENCH_BUILD_WHEEL=1 (build the Python wheel with maturin when
+# scripts/test-python.sh has not).
+#
+# Everything it builds lives under target/bench/ (the bench crate has its own target dir there,
+# the venv is target/bench/venv). Containers it makes are named gofer-bench-* and removed at the
+# end, also on failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$ROOT/target/bench
+PYTHON=${PYTHON:-python3}
+STARTED=$SECONDS
+cd "$ROOT"
+
+log() { echo "bench: $*" >&2; }
+trap 'log "run time: $((SECONDS - STARTED)) s"' EXIT
+
+QUICK=0
+for a in "$@"; do [[ $a == --quick ]] && QUICK=1; done
+
+need=()
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+if [[ ${#need[@]} -gt 0 ]]; then
+  log "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 1200 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+timeout 900 scripts/testbed.sh up
+mkdir -p "$OUT/bin"
+
+log "building the library (release)"
+timeout 1800 cargo build --release --lib
+log "building the Rust clients (benches/rust)"
+CARGO_TARGET_DIR=$OUT/cargo timeout 1800 cargo build --release --manifest-path benches/rust/Cargo.toml
+log "building the C client"
+timeout 300 gcc -O2 -g -Wall -Wextra -Werror -o "$OUT/bin/gofer-bench-c" benches/c/gofer_bench.c \
+  -Iinclude target/release/libgofer_scheduler.a -lpthread -ldl -lm
+log "building the Go client"
+# The go command does not notice a rebuilt static library (see scripts/test-go.sh): a stamp of it
+# in CGO_CFLAGS, part of go's cache keys, forces a relink exactly when it changes.
+stamp=$(stat -c '%n %s %Y' target/release/libgofer_scheduler.a include/gofer_scheduler.h | sha256sum | cut -c1-16)
+(cd benches/go && CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DGOFER_LIB_STAMP=$stamp" timeout 900 \
+  go build -o "$OUT/bin/gofer-bench-go" .)
+
+VENV=$OUT/venv
+if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import docker, matplotlib, numpy' 2>/dev/null; then
+  log "making the bench venv ($VENV): docker-py, matplotlib"
+  rm -rf "$VENV"
+  timeout 300 "$PYTHON" -m venv "$VENV"
+  timeout 900 "$VENV/bin/pip" install -q --disable-pip-version-check 'docker>=7,<8' 'matplotlib>=3.7,<4' numpy
+fi
+
+# The Python wheel: the one scripts/test-python.sh built (target/python/wheels), installed when
+# it changed. Optionally built here with maturin (BENCH_BUILD_WHEEL=1).
+WHEELS=$ROOT/target/python/wheels
+if [[ ${BENCH_BUILD_WHEEL:-0} == 1 ]] && ! compgen -G "$WHEELS/gofer_scheduler-*.whl" >/dev/null; then
+  TOOLS=$OUT/maturin
+  [[ -x $TOOLS/bin/maturin ]] || { timeout 300 "$PYTHON" -m venv "$TOOLS" &&
+    timeout 600 "$TOOLS/bin/pip" install -q --disable-pip-version-check 'maturin>=1.9,<2'; }
+  WHEELS=$OUT/wheels
+  rm -rf "$WHEELS"
+  timeout 1800 "$TOOLS/bin/maturin" build --release -m bindings/python/Cargo.toml --out "$WHEELS"
+fi
+wheel=$(ls -t "$WHEELS"/gofer_scheduler-*.whl 2>/dev/null | head -n1 || true)
+if [[ -n $wheel ]]; then
+  sum=$(sha256sum "$wheel" | cut -c1-16)
+  if [[ $(cat "$VENV/.wheel" 2>/dev/null) != "$sum" ]]; then
+    log "installing $(basename "$wheel")"
+    timeout 300 "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+    echo "$sum" >"$VENV/.wheel"
+  fi
+elif "$VENV/bin/python" -c 'import gofer_scheduler' 2>/dev/null; then
+  log "no wheel in $WHEELS; using the one installed earlier in the bench venv"
+else
+  log "no Python wheel (run scripts/test-python.sh, or BENCH_BUILD_WHEEL=1): the Python rows are skipped"
+fi
+
+QUIET_NOTE=""
+if [[ $QUICK == 0 ]]; then
+  wait_s=${BENCH_QUIET_WAIT:-1200}
+  deadline=$((SECONDS + wait_s))
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  waited=$SECONDS
+  while awk -v l="$load" 'BEGIN { exit !(l >= 1.0) }' && ((SECONDS < deadline)); do
+    log "waiting for a quiet machine (load average $load, want < 1.0; up to $((deadline - SECONDS)) s more)"
+    sleep 30
+    load=$(cut -d' ' -f1 /proc/loadavg)
+  done
+  if awk -v l="$load" 'BEGIN { exit !(l >= 1.0) }'; then
+    QUIET_NOTE="the machine never became quiet (1-min load $load after waiting $((SECONDS - waited)) s): other work ran alongside"
+  else
+    QUIET_NOTE="1-min load $load when the run began (waited $((SECONDS - waited)) s for < 1.0)"
+  fi
+  log "$QUIET_NOTE"
+fi
+
+log "running benches/run.py $*"
+"$VENV/bin/python" benches/run.py --python "$VENV/bin/python" --quiet-note "$QUIET_NOTE" "$@"
