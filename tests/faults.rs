@@ -201,7 +201,8 @@ fn attach_sessions_end_and_report_errors_when_dockerd_is_killed() {
     let engine = engine_on(&pe.host);
     let name = PrivateName::new(&pe, "fault-attach");
     engine.start_container(shell(&name, WAITS_FOR_TERM)).unwrap();
-    let rust_session = engine.attach_container(AttachContainerRequest { id: name.name.clone(), command: vec!["cat".into()] }).unwrap();
+    let rust_session =
+        engine.attach_container(AttachContainerRequest { id: name.name.clone(), command: vec!["cat".into()] }).unwrap();
     let c_engine = cabi::Engine::new(Some(&pe.host), TIMEOUT.as_millis() as u64).unwrap();
     let c_session = c_engine.attach(&name, &["cat"]).unwrap();
     for fd in [rust_session.raw_fd(), c_session.fd()] {
@@ -324,9 +325,13 @@ fn creating_an_engine_while_dockerd_is_down_is_a_connection_error_saying_what_to
             pe.stop();
         }
         let started = Instant::now();
-        let err = BlockingEngine::connect(DockerOptions { host: Some(pe.host.clone()), timeout: TIMEOUT, ..Default::default() })
-            .err()
-            .expect("no engine to connect to");
+        let err = BlockingEngine::connect(DockerOptions {
+            host: Some(pe.host.clone()),
+            timeout: TIMEOUT,
+            ..Default::default()
+        })
+        .err()
+        .expect("no engine to connect to");
         assert_eq!(err.kind(), ErrorKind::Connection, "{how}: {err}");
         let text = err.to_string();
         assert!(text.contains(&pe.host), "{how}: the message names the address: {text}");
@@ -390,7 +395,10 @@ fn the_same_engine_works_again_after_dockerd_restarts() {
         }
         assert_eq!(all, b"after the restart\n", "{how}");
         assert_eq!(state(&engine, &fresh).unwrap(), GetStateResponse { state: ContainerState::Exited, exit_code: 5 });
-        figure("the_same_engine_works_again_after_dockerd_restarts", format!("{how}: first call answered ({daemon_says})"));
+        figure(
+            "the_same_engine_works_again_after_dockerd_restarts",
+            format!("{how}: first call answered ({daemon_says})"),
+        );
     }
 }
 
@@ -426,7 +434,11 @@ fn a_container_killed_from_outside_ends_its_log_stream_cleanly_and_reports_exite
     let lines = consecutive_lines(&all);
     figure(
         "a_container_killed_from_outside_ends_its_log_stream_cleanly_and_reports_exited",
-        format!("clean end {:.2?} after `docker kill`; {lines} lines, {} bytes, identical to `docker logs`", killed.elapsed(), all.len()),
+        format!(
+            "clean end {:.2?} after `docker kill`; {lines} lines, {} bytes, identical to `docker logs`",
+            killed.elapsed(),
+            all.len()
+        ),
     );
 }
 
@@ -475,12 +487,16 @@ fn an_engine_that_accepts_and_never_answers_times_out_at_creation() {
     let host = format!("tcp://{}", silent.address());
     let started = Instant::now();
     let options = DockerOptions { host: Some(host.clone()), timeout: limit, ..Default::default() };
-    let err = within(limit * 4, "connect", move || BlockingEngine::connect(options).err()).expect("no answer, no engine");
+    let err =
+        within(limit * 4, "connect", move || BlockingEngine::connect(options).err()).expect("no answer, no engine");
     let took = started.elapsed();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.to_string().contains(&host) && err.to_string().contains("DOCKER_HOST"), "{err}");
     assert!(took >= limit && took < limit + LATE, "timed out after {took:?}, limit {limit:?}");
-    figure("an_engine_that_accepts_and_never_answers_times_out_at_creation", format!("Timeout after {took:.2?} (limit {limit:?})"));
+    figure(
+        "an_engine_that_accepts_and_never_answers_times_out_at_creation",
+        format!("Timeout after {took:.2?} (limit {limit:?})"),
+    );
 }
 
 #[test]
@@ -489,7 +505,8 @@ fn every_operation_times_out_when_the_engine_stops_answering() {
     let fake = FakeEngine::start(FakeMode::Silent);
     let limit = Duration::from_secs(2);
     let engine = std::sync::Arc::new(
-        BlockingEngine::connect(DockerOptions { host: Some(fake.host()), timeout: limit, ..Default::default() }).unwrap(),
+        BlockingEngine::connect(DockerOptions { host: Some(fake.host()), timeout: limit, ..Default::default() })
+            .unwrap(),
     );
     let c_engine = std::sync::Arc::new(cabi::Engine::new(Some(&fake.host()), limit.as_millis() as u64).unwrap());
     type Op = Box<dyn FnOnce() -> std::result::Result<(), String> + Send>;
@@ -511,14 +528,22 @@ fn every_operation_times_out_when_the_engine_stops_answering() {
     };
     let ops: Vec<(&str, Op)> = vec![
         ("start", rust(Box::new(|e| e.start_container(shell("gofer-test-timeout", "true")).map(|_| ())))),
-        ("stop", rust(Box::new(|e| e.stop_container(StopContainerRequest { id: "gofer-test-timeout".into(), timeout: Duration::ZERO })))),
+        (
+            "stop",
+            rust(Box::new(|e| {
+                e.stop_container(StopContainerRequest { id: "gofer-test-timeout".into(), timeout: Duration::ZERO })
+            })),
+        ),
         ("state", rust(Box::new(|e| e.get_state(GetStateRequest { id: "gofer-test-timeout".into() }).map(|_| ())))),
         ("logs", rust(Box::new(|e| e.get_logs(GetLogsRequest { id: "gofer-test-timeout".into() }).map(|_| ())))),
         (
             "attach",
             rust(Box::new(|e| {
-                e.attach_container(AttachContainerRequest { id: "gofer-test-timeout".into(), command: vec!["sh".into()] })
-                    .map(|_| ())
+                e.attach_container(AttachContainerRequest {
+                    id: "gofer-test-timeout".into(),
+                    command: vec!["sh".into()],
+                })
+                .map(|_| ())
             })),
         ),
         ("prune", rust(Box::new(|e| e.prune().map(|_| ())))),
@@ -556,7 +581,9 @@ fn a_pull_from_a_registry_that_never_answers_times_out() {
     let pe = PrivateEngine::acquire();
     let registry = SilentListener::start();
     let limit = Duration::from_secs(3);
-    let engine = BlockingEngine::connect(DockerOptions { host: Some(pe.host.clone()), timeout: limit, ..Default::default() }).unwrap();
+    let engine =
+        BlockingEngine::connect(DockerOptions { host: Some(pe.host.clone()), timeout: limit, ..Default::default() })
+            .unwrap();
     let name = PrivateName::new(&pe, "fault-silent-registry");
     let mut req = shell(&name, "true");
     req.image_name = format!("{}/gofer/never-answers:latest", registry.address());
@@ -566,5 +593,8 @@ fn a_pull_from_a_registry_that_never_answers_times_out() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(registry.accepted() > 0, "the daemon did contact the registry");
     assert!(took >= limit && took < limit + LATE, "timed out after {took:?}, limit {limit:?}");
-    figure("a_pull_from_a_registry_that_never_answers_times_out", format!("Timeout after {took:.2?} (limit {limit:?}): {err}"));
+    figure(
+        "a_pull_from_a_registry_that_never_answers_times_out",
+        format!("Timeout after {took:.2?} (limit {limit:?}): {err}"),
+    );
 }

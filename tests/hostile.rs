@@ -127,7 +127,16 @@ fn start_input() -> impl Strategy<Value = StartInput> {
         vec(c_arg(), 1..3).prop_map(EnvInput::KeysOnly),
         vec(c_arg(), 1..3).prop_map(EnvInput::ValuesOnly),
     ];
-    let port = prop_oneof![Just(0i64), Just(80), Just(65535), Just(65536), Just(-1), Just(i64::MIN), Just(i64::MAX), any::<i64>()];
+    let port = prop_oneof![
+        Just(0i64),
+        Just(80),
+        Just(65535),
+        Just(65536),
+        Just(-1),
+        Just(i64::MIN),
+        Just(i64::MAX),
+        any::<i64>()
+    ];
     (c_arg(), c_arg(), env, c_arg(), c_arg(), any::<bool>(), port, c_list(), c_list()).prop_map(
         |(id, image, env, user, pass, always_pull, port, entrypoint, command)| StartInput {
             id,
@@ -300,7 +309,12 @@ fn every_c_entry_point_answers_a_status_for_any_arguments() {
             let id_ptr = arena.arg(&id);
             let mut err = ptr::null_mut();
             let t = Instant::now();
-            let status = gofer_engine_stop_container(engine, id_ptr, timeout_ms, if null(2) { ptr::null_mut() } else { &mut err });
+            let status = gofer_engine_stop_container(
+                engine,
+                id_ptr,
+                timeout_ms,
+                if null(2) { ptr::null_mut() } else { &mut err },
+            );
             check_outcome_with("stop_container", status, err, t.elapsed(), !null(2))?;
 
             let mut state: GoferContainerState = GoferContainerState::GOFER_STATE_PAUSED;
@@ -324,7 +338,8 @@ fn every_c_entry_point_answers_a_status_for_any_arguments() {
             let mut logs: *mut GoferLogs = untouched();
             let mut err = ptr::null_mut();
             let t = Instant::now();
-            let status = gofer_engine_get_logs(engine, id_ptr, if null(5) { ptr::null_mut() } else { &mut logs }, &mut err);
+            let status =
+                gofer_engine_get_logs(engine, id_ptr, if null(5) { ptr::null_mut() } else { &mut logs }, &mut err);
             check_outcome("get_logs", status, err, t.elapsed())?;
             if status == GoferStatus::GOFER_OK {
                 gofer_logs_free(logs);
@@ -390,31 +405,39 @@ fn creating_an_engine_answers_a_status_for_any_options() {
     let interval = prop_oneof![Just(0u64), 1u64..100_000, Just(u64::MAX)];
     let started = Instant::now();
     runner(cases)
-        .run(&(host, timeout, any::<bool>(), interval, any::<u8>()), |(host, timeout_ms, prune, prune_interval_ms, nulls)| {
-            let mut arena = Arena::default();
-            let options = GoferEngineOptions { host: arena.arg(&host), timeout_ms, prune, prune_interval_ms };
-            // NULL options: the defaults (the default engine, no prune).
-            let options_ptr: *const GoferEngineOptions = if nulls & 1 != 0 { ptr::null() } else { &options };
-            let mut engine: *mut GoferEngine = untouched();
-            let engine_out: *mut *mut GoferEngine = if nulls & 2 != 0 { ptr::null_mut() } else { &mut engine };
-            let mut err = ptr::null_mut();
-            let t = Instant::now();
-            let status = gofer_engine_new(options_ptr, engine_out, if nulls & 4 != 0 { ptr::null_mut() } else { &mut err });
-            let took = t.elapsed();
-            prop_assert!(known(status));
-            prop_assert!(!matches!(status, GoferStatus::GOFER_PANIC | GoferStatus::GOFER_INTERNAL), "{}", message_of(err));
-            // A huge timeout with a host that never answers would be a long wait; the hosts here
-            // answer or refuse at once.
-            prop_assert!(took < CALL_BOUND, "engine_new took {took:?}");
-            if status == GoferStatus::GOFER_OK {
-                prop_assert!(!engine_out.is_null());
-                gofer_engine_free(engine);
-            } else {
-                prop_assert_eq!(engine, untouched(), "engine_out written on failure");
-            }
-            gofer_error_free(err);
-            Ok(())
-        })
+        .run(
+            &(host, timeout, any::<bool>(), interval, any::<u8>()),
+            |(host, timeout_ms, prune, prune_interval_ms, nulls)| {
+                let mut arena = Arena::default();
+                let options = GoferEngineOptions { host: arena.arg(&host), timeout_ms, prune, prune_interval_ms };
+                // NULL options: the defaults (the default engine, no prune).
+                let options_ptr: *const GoferEngineOptions = if nulls & 1 != 0 { ptr::null() } else { &options };
+                let mut engine: *mut GoferEngine = untouched();
+                let engine_out: *mut *mut GoferEngine = if nulls & 2 != 0 { ptr::null_mut() } else { &mut engine };
+                let mut err = ptr::null_mut();
+                let t = Instant::now();
+                let status =
+                    gofer_engine_new(options_ptr, engine_out, if nulls & 4 != 0 { ptr::null_mut() } else { &mut err });
+                let took = t.elapsed();
+                prop_assert!(known(status));
+                prop_assert!(
+                    !matches!(status, GoferStatus::GOFER_PANIC | GoferStatus::GOFER_INTERNAL),
+                    "{}",
+                    message_of(err)
+                );
+                // A huge timeout with a host that never answers would be a long wait; the hosts here
+                // answer or refuse at once.
+                prop_assert!(took < CALL_BOUND, "engine_new took {took:?}");
+                if status == GoferStatus::GOFER_OK {
+                    prop_assert!(!engine_out.is_null());
+                    gofer_engine_free(engine);
+                } else {
+                    prop_assert_eq!(engine, untouched(), "engine_out written on failure");
+                }
+                gofer_error_free(err);
+                Ok(())
+            },
+        )
         .unwrap();
     figure(
         "creating_an_engine_answers_a_status_for_any_options",
@@ -490,7 +513,10 @@ fn log_streams_survive_whatever_the_daemon_sends() {
             for (what, status) in [
                 ("NULL buf", gofer_logs_read(logs.0, ptr::null_mut(), 4, &mut n, ptr::null_mut())),
                 ("capacity 0", gofer_logs_read(logs.0, buf.as_mut_ptr(), 0, &mut n, ptr::null_mut())),
-                ("capacity > isize::MAX", gofer_logs_read(logs.0, buf.as_mut_ptr(), usize::MAX, &mut n, ptr::null_mut())),
+                (
+                    "capacity > isize::MAX",
+                    gofer_logs_read(logs.0, buf.as_mut_ptr(), usize::MAX, &mut n, ptr::null_mut()),
+                ),
                 ("NULL read_out", gofer_logs_read(logs.0, buf.as_mut_ptr(), 4, ptr::null_mut(), ptr::null_mut())),
             ] {
                 prop_assert_eq!(status, GoferStatus::GOFER_INVALID_ARGUMENT, "{}", what);
@@ -511,7 +537,11 @@ fn log_streams_survive_whatever_the_daemon_sends() {
                     }
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                     Err(f) => {
-                        prop_assert!(!matches!(f.status, GoferStatus::GOFER_PANIC | GoferStatus::GOFER_INTERNAL), "{}", f.message);
+                        prop_assert!(
+                            !matches!(f.status, GoferStatus::GOFER_PANIC | GoferStatus::GOFER_INTERNAL),
+                            "{}",
+                            f.message
+                        );
                         ended = Some(Err(f));
                         break;
                     }
@@ -529,7 +559,11 @@ fn log_streams_survive_whatever_the_daemon_sends() {
         .unwrap();
     figure(
         "log_streams_survive_whatever_the_daemon_sends",
-        format!("{cases} generated streams (frames, garbage, lying headers) in {:.1?}, {} bytes read back", started.elapsed(), bytes_checked.get()),
+        format!(
+            "{cases} generated streams (frames, garbage, lying headers) in {:.1?}, {} bytes read back",
+            started.elapsed(),
+            bytes_checked.get()
+        ),
     );
 }
 
@@ -562,7 +596,12 @@ fn c_start(engine: &cabi::Engine, id: &str, env: &[(String, String)], command: &
 }
 
 /// Runs a container to its end through the C ABI; returns its logs and exit code.
-fn c_run(engine: &cabi::Engine, id: &str, env: &[(String, String)], command: &[String]) -> Result<(String, i64), cabi::Failure> {
+fn c_run(
+    engine: &cabi::Engine,
+    id: &str,
+    env: &[(String, String)],
+    command: &[String],
+) -> Result<(String, i64), cabi::Failure> {
     c_start(engine, id, env, command)?;
     let logs = engine.logs(id)?;
     let mut out = Vec::new();
@@ -595,7 +634,10 @@ fn sh(script: &str, args: &[String]) -> Vec<String> {
 /// size (it must not echo a megabyte of input back).
 fn assert_clear_refusal(what: &str, f: &cabi::Failure) {
     assert!(
-        matches!(f.status, GoferStatus::GOFER_ENGINE | GoferStatus::GOFER_INVALID_ARGUMENT | GoferStatus::GOFER_NO_SUCH_IMAGE),
+        matches!(
+            f.status,
+            GoferStatus::GOFER_ENGINE | GoferStatus::GOFER_INVALID_ARGUMENT | GoferStatus::GOFER_NO_SUCH_IMAGE
+        ),
         "{what}: {:?} {}",
         f.status,
         f.message
@@ -618,17 +660,16 @@ fn env_vars_and_commands_at_their_size_limits_reach_the_container() {
     let big_arg = "a".repeat(64 * 1024);
     let big_value = "b".repeat(100 * 1024);
     let name = common::Name::new("size-64k-command");
-    let (out, code) = c_run(
-        &engine,
-        &name,
-        &[("GOFER_BIG".to_owned(), big_value)],
-        &sh("echo ${#1} ${#GOFER_BIG}", &[big_arg]),
-    )
-    .unwrap_or_else(|f| panic!("64 KiB argument: {:?} {}", f.status, f.message));
+    let (out, code) =
+        c_run(&engine, &name, &[("GOFER_BIG".to_owned(), big_value)], &sh("echo ${#1} ${#GOFER_BIG}", &[big_arg]))
+            .unwrap_or_else(|f| panic!("64 KiB argument: {:?} {}", f.status, f.message));
     assert_eq!((out.as_str(), code), ("65536 102400\n", 0));
     figure(
         "env_vars_and_commands_at_their_size_limits_reach_the_container",
-        format!("10,000 env vars, a 64 KiB argument and a 100 KiB env value all reached the container ({:.1?})", started.elapsed()),
+        format!(
+            "10,000 env vars, a 64 KiB argument and a 100 KiB env value all reached the container ({:.1?})",
+            started.elapsed()
+        ),
     );
 }
 
@@ -653,7 +694,9 @@ fn sizes_past_the_limits_are_a_clear_error_or_work() {
         let name = common::Name::new("size-past");
         let t = Instant::now();
         match c_run(&engine, &name, &env, &command) {
-            Ok((out, code)) => seen.push(format!("{what}: started; the process could not run: exit {code}, logs {:?}", out.trim())),
+            Ok((out, code)) => {
+                seen.push(format!("{what}: started; the process could not run: exit {code}, logs {:?}", out.trim()))
+            }
             Err(f) => {
                 assert_clear_refusal(what, &f);
                 seen.push(format!("{what}: {:?} in {:.1?}: {:.160}", f.status, t.elapsed(), f.message));
@@ -734,7 +777,10 @@ fn closing_a_log_handle_wakes_a_read_blocked_in_another_thread() {
     let f = logs.read(&mut [0u8; 16]).expect_err("read after close");
     assert_eq!(f.status, GoferStatus::GOFER_INVALID_STATE);
     logs.close();
-    figure("closing_a_log_handle_wakes_a_read_blocked_in_another_thread", format!("blocked read woke with GOFER_INVALID_STATE {:.1?} after close", closed.elapsed()));
+    figure(
+        "closing_a_log_handle_wakes_a_read_blocked_in_another_thread",
+        format!("blocked read woke with GOFER_INVALID_STATE {:.1?} after close", closed.elapsed()),
+    );
 }
 
 #[test]
@@ -874,14 +920,15 @@ fn a_registry_password_never_appears_in_errors_debug_strings_or_log_records() {
     let bed = common::bed();
     let password = format!("gofer-secret-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() ^ 0x5eed_1234);
     let silent = SilentListener::start();
-    let engine = BlockingEngine::connect(DockerOptions { timeout: Duration::from_secs(3), ..Default::default() }).unwrap();
+    let engine =
+        BlockingEngine::connect(DockerOptions { timeout: Duration::from_secs(3), ..Default::default() }).unwrap();
     let mut texts = Vec::new();
     let mut outcomes = Vec::new();
     let images = [
-        bed.private_image.clone(),                                    // refused credentials (401)
-        "127.0.0.1:1/gofer/unreachable:latest".to_owned(),            // registry refuses connections
-        format!("{}/gofer/never-answers:latest", silent.address()),   // registry never answers: timeout
-        "127.0.0.1:5000/Not/A/Valid/Reference:latest".to_owned(),    // invalid reference
+        bed.private_image.clone(),                                  // refused credentials (401)
+        "127.0.0.1:1/gofer/unreachable:latest".to_owned(),          // registry refuses connections
+        format!("{}/gofer/never-answers:latest", silent.address()), // registry never answers: timeout
+        "127.0.0.1:5000/Not/A/Valid/Reference:latest".to_owned(),   // invalid reference
     ];
     for image in &images {
         let name = common::Name::new("secret");
@@ -928,7 +975,8 @@ fn a_registry_password_never_appears_in_errors_debug_strings_or_log_records() {
             command_count: 0,
         };
         let mut err = ptr::null_mut();
-        let f = cabi::check(gofer_engine_start_container(c.0, &request, ptr::null_mut(), &mut err), err).expect_err("no image");
+        let f = cabi::check(gofer_engine_start_container(c.0, &request, ptr::null_mut(), &mut err), err)
+            .expect_err("no image");
         texts.push(f.message);
     }
 

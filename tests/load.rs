@@ -206,11 +206,16 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
                     // GetLogs of a finished container, read whole with a random buffer size.
                     let (name, expected, _) = &finished[rng.below(finished.len() as u64) as usize];
                     let size = 1 + rng.below(64 * 1024) as usize;
-                    match engine.get_logs(GetLogsRequest { id: name.0.clone() }).and_then(|mut r| read_to_end(&mut r, size)) {
+                    match engine
+                        .get_logs(GetLogsRequest { id: name.0.clone() })
+                        .and_then(|mut r| read_to_end(&mut r, size))
+                    {
                         Ok(bytes) if &bytes == expected => {
                             tally.log_bytes_verified.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                         }
-                        Ok(bytes) => tally.error(format!("logs of {}: {} bytes, want {}", name.0, bytes.len(), expected.len())),
+                        Ok(bytes) => {
+                            tally.error(format!("logs of {}: {} bytes, want {}", name.0, bytes.len(), expected.len()))
+                        }
                         Err(e) => tally.error(format!("logs of {}: {e}", name.0)),
                     }
                     tally.count("get_logs");
@@ -245,12 +250,17 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
                                 let rest = read_to_end(&mut r, 4096)?;
                                 Ok((buf, rest))
                             })
-                            .and_then(|(first, rest)| Ok((first, rest, engine.get_state(GetStateRequest { id: job.clone() })?)));
+                            .and_then(|(first, rest)| {
+                                Ok((first, rest, engine.get_state(GetStateRequest { id: job.clone() })?))
+                            });
                         match result {
                             Ok((first, rest, s))
                                 if &first == b"ready\n"
                                     && rest.is_empty()
-                                    && s == (GetStateResponse { state: ContainerState::Cancelled, exit_code: want }) =>
+                                    && s == (GetStateResponse {
+                                        state: ContainerState::Cancelled,
+                                        exit_code: want,
+                                    }) =>
                             {
                                 tally.exit_codes_verified.fetch_add(1, Ordering::Relaxed);
                                 tally.log_bytes_verified.fetch_add(6, Ordering::Relaxed);
@@ -270,7 +280,8 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
                             .and_then(|bytes| Ok((bytes, engine.get_state(GetStateRequest { id: job.clone() })?)));
                         match result {
                             Ok((bytes, s))
-                                if bytes == expected && s == (GetStateResponse { state: ContainerState::Exited, exit_code: code }) =>
+                                if bytes == expected
+                                    && s == (GetStateResponse { state: ContainerState::Exited, exit_code: code }) =>
                             {
                                 tally.exit_codes_verified.fetch_add(1, Ordering::Relaxed);
                                 tally.log_bytes_verified.fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -313,7 +324,8 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
     let ops = tally.ops.lock().unwrap().clone();
     let mut lat = tally.state_latencies_us.lock().unwrap().clone();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct =
+        |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
     figure(
         "many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for",
         format!(
@@ -331,7 +343,12 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
             lat.last().copied().unwrap_or(0) / 1000,
         ),
     );
-    assert!(errors.is_empty(), "{} unexpected outcomes, first ones: {:#?}", errors.len(), &errors[..errors.len().min(10)]);
+    assert!(
+        errors.is_empty(),
+        "{} unexpected outcomes, first ones: {:#?}",
+        errors.len(),
+        &errors[..errors.len().min(10)]
+    );
     assert!(ops.get("start_logs_state_job").copied().unwrap_or(0) > 0, "no job ran: {ops:?}");
 }
 
@@ -381,7 +398,10 @@ fn two_hundred_log_streams_stay_open_at_once_and_each_delivers_its_whole_log() {
     let opened_in = started.elapsed();
     let open = open_fds();
     // One connection per stream; the first may reuse the pooled connection counted in `baseline`.
-    assert!(open + 1 >= baseline + containers * per_container, "{open} descriptors with 200 streams open, {baseline} before");
+    assert!(
+        open + 1 >= baseline + containers * per_container,
+        "{open} descriptors with 200 streams open, {baseline} before"
+    );
     for name in &names {
         common::docker_cli(&["kill", "-s", "USR1", name]);
     }
@@ -412,7 +432,11 @@ fn two_hundred_log_streams_stay_open_at_once_and_each_delivers_its_whole_log() {
     assert!(after <= baseline, "{after} descriptors after closing the streams, {baseline} before");
     if !short.is_empty() {
         // Tell the daemon's truncation from ours: the engine's stored log is whole.
-        let stored = std::process::Command::new("docker").args(["logs", &names[short[0].0 / per_container]]).output().unwrap().stdout;
+        let stored = std::process::Command::new("docker")
+            .args(["logs", &names[short[0].0 / per_container]])
+            .output()
+            .unwrap()
+            .stdout;
         panic!(
             "{} of 200 followed streams ended cleanly without their last lines (stream, payload bytes after \
              \"ready\"; want {}): {short:?}. The engine's stored log has {} bytes (whole), so the follow \
@@ -438,7 +462,8 @@ fn leak_cycle(rust: &BlockingEngine, c: &cabi::Engine, name: &str, n: u64) -> st
         if cancel {
             let mut first = [0u8; 6];
             reader.read(&mut first).map_err(|e| e.to_string())?;
-            rust.stop_container(StopContainerRequest { id: name.into(), timeout: Duration::ZERO }).map_err(|e| e.to_string())?;
+            rust.stop_container(StopContainerRequest { id: name.into(), timeout: Duration::ZERO })
+                .map_err(|e| e.to_string())?;
             let rest = read_to_end(&mut reader, 1024).map_err(|e| e.to_string())?;
             if first != *expected.as_bytes() || !rest.is_empty() {
                 return Err(format!("cycle {n}: logs {first:?} {rest:?}"));

@@ -105,10 +105,7 @@ pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/private-d
 
 /// Runs `scripts/private-dockerd.sh <command>` (bounded); panics when it fails.
 pub fn private_dockerd(command: &str) -> String {
-    let out = Command::new("timeout")
-        .args(["120", SCRIPT, command])
-        .output()
-        .expect("scripts/private-dockerd.sh runs");
+    let out = Command::new("timeout").args(["120", SCRIPT, command]).output().expect("scripts/private-dockerd.sh runs");
     assert!(
         out.status.success(),
         "private-dockerd.sh {command}: {}{}",
@@ -171,11 +168,7 @@ impl PrivateEngine {
     }
 
     pub fn cli_output(&self, args: &[&str]) -> std::process::Output {
-        Command::new("timeout")
-            .args(["60", "docker", "-H", &self.host])
-            .args(args)
-            .output()
-            .expect("docker CLI runs")
+        Command::new("timeout").args(["60", "docker", "-H", &self.host]).args(args).output().expect("docker CLI runs")
     }
 
     pub fn kill(&self) {
@@ -397,7 +390,11 @@ fn serve_fake(conn: TcpStream, mode: FakeMode, requests: Arc<AtomicUsize>, stop:
         let path = head.first().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("").to_owned();
         let route = path.split('?').next().unwrap_or("");
         let (status, content_type, body): (&str, &str, Vec<u8>) = if route.ends_with("/version") {
-            ("200 OK", "application/json", br#"{"ApiVersion":"1.41","Version":"20.10.24-fake","MinAPIVersion":"1.12"}"#.to_vec())
+            (
+                "200 OK",
+                "application/json",
+                br#"{"ApiVersion":"1.41","Version":"20.10.24-fake","MinAPIVersion":"1.12"}"#.to_vec(),
+            )
         } else if route.ends_with("/_ping") {
             ("200 OK", "text/plain", b"OK".to_vec())
         } else {
@@ -412,7 +409,8 @@ fn serve_fake(conn: TcpStream, mode: FakeMode, requests: Arc<AtomicUsize>, stop:
                 FakeMode::Container { .. } if route.contains("/containers/") && route.ends_with("/json") => (
                     "200 OK",
                     "application/json",
-                    format!(r#"{{"Id":"{FAKE_CONTAINER_ID}","State":{{"Status":"exited","ExitCode":3}}}}"#).into_bytes(),
+                    format!(r#"{{"Id":"{FAKE_CONTAINER_ID}","State":{{"Status":"exited","ExitCode":3}}}}"#)
+                        .into_bytes(),
                 ),
                 FakeMode::Container { logs } if route.ends_with(&format!("/containers/{FAKE_CONTAINER_ID}/logs")) => {
                     ("200 OK", "application/vnd.docker.raw-stream", logs.to_vec())
@@ -647,7 +645,12 @@ pub fn read_fd_until(fd: i32, want: &[u8], limit: Duration) -> Vec<u8> {
     let mut buf = [0u8; 4096];
     while !seen.windows(want.len()).any(|w| w == want) {
         let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "never saw {:?}; got {:?}", String::from_utf8_lossy(want), String::from_utf8_lossy(&seen));
+        assert!(
+            !left.is_zero(),
+            "never saw {:?}; got {:?}",
+            String::from_utf8_lossy(want),
+            String::from_utf8_lossy(&seen)
+        );
         let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd.
         if unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) } <= 0 {
