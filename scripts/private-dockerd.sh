@@ -34,8 +34,12 @@ LOG=$FAULTS/dockerd.log
 IMAGE=gofer-test/busybox:latest
 MARK=gofer.testbed.rootfs   # same label and version as scripts/testbed.sh's image
 MARK_VER=1
-BRIDGE=gofer-flt0           # at most 15 characters (an interface name)
-BRIDGE_ADDR=10.213.47.1/24  # outside Docker's default address pools (172.17-31/16, 192.168/20)
+# The bridge and its subnet are derived from this checkout's path, so that private engines of
+# two checkouts (a benchmark copy, say) do not share one. An interface name has at most 15
+# characters; 10.213.0.0/16 is outside Docker's default address pools (172.17-31/16, 192.168/20).
+CHECKOUT_ID=$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
+BRIDGE=gofer-flt$((CHECKOUT_ID % 100000))
+BRIDGE_ADDR=10.213.$((CHECKOUT_ID % 250 + 1)).1/24
 
 log() { echo "private-dockerd: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -60,6 +64,8 @@ wait_gone() {   # $1 pid, $2 seconds
 
 ensure_bridge() {
   ip link show "$BRIDGE" >/dev/null 2>&1 && return
+  local net=${BRIDGE_ADDR%.1/24}.0/24
+  [[ -z $(ip route show "$net" 2>/dev/null) ]] || die "$net is already routed ($(ip route show "$net")); cannot create $BRIDGE"
   log "creating bridge $BRIDGE ($BRIDGE_ADDR)"
   ip link add "$BRIDGE" type bridge
   ip addr add "$BRIDGE_ADDR" dev "$BRIDGE"
