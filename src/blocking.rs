@@ -9,14 +9,14 @@
 use std::mem::ManuallyDrop;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use tokio::sync::watch;
+use std::sync::Arc;
 
-use crate::docker::{AttachSession, DockerEngine, DockerOptions, LogStream};
+use crate::docker::logs::reader::{BlockingLogs, Shutdown};
+use crate::docker::{AttachSession, DockerEngine, DockerOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::*;
 use crate::runtime;
+use crate::validate;
 
 /// A [`DockerEngine`] with blocking methods. Thread-safe: share it by reference (or `Arc`).
 pub struct BlockingEngine {
@@ -68,9 +68,13 @@ impl BlockingEngine {
         self.call(self.engine.get_state(request))
     }
 
+    /// The logs are read on the caller's thread from a connection of their own (no runtime,
+    /// no hand-off between threads for each chunk): see `docker::logs::reader`.
     pub fn get_logs(&self, request: GetLogsRequest) -> Result<LogReader> {
-        let stream = self.call(self.engine.get_logs(request))?;
-        Ok(LogReader::new(stream, self.pid))
+        runtime::check_same_process(self.pid)?;
+        validate::container_id("id", &request.id)?;
+        let logs = BlockingLogs::open(self.engine.wire().clone(), &request.id)?;
+        Ok(LogReader::new(logs, self.pid))
     }
 
     pub fn attach_container(&self, request: AttachContainerRequest) -> Result<Attachment> {
@@ -83,43 +87,36 @@ impl BlockingEngine {
     }
 }
 
-/// A blocking reader over a [`LogStream`], with the semantics of `read(2)`: `Ok(0)` is the end
-/// of the logs, an error is never an end.
+/// A container's logs read on the caller's thread, with the semantics of `read(2)`: `Ok(0)` is
+/// the end of the logs, an error is never an end.
 ///
 /// One reader at a time (`&mut self`); [`LogCloser::close`], from any thread, wakes a blocked
-/// read, which then fails with `InvalidState`.
+/// read, which then fails with `InvalidState`. The reader talks to the engine over a blocking
+/// socket of its own (see `docker::logs::reader`): no runtime is involved, so it is safe to
+/// drop anywhere, also in a forked child.
 pub struct LogReader {
-    stream: ManuallyDrop<LogStream>,
-    /// Bytes of the last frame that did not fit in the caller's buffer.
-    pending: Bytes,
+    logs: BlockingLogs,
     /// How the stream ended, once it has. A failure is reported by every read after the bytes
     /// that came before it, never turned into an end: a caller that retries must not take a
     /// truncated log for a whole one.
     end: Option<End>,
-    closed: watch::Receiver<bool>,
     closer: LogCloser,
     pid: u32,
-}
-
-impl Drop for LogReader {
-    fn drop(&mut self) {
-        drop_in_owner(self.pid, &mut self.stream);
-    }
 }
 
 /// Closes a [`LogReader`] from any thread, waking a blocked read.
 #[derive(Clone)]
 pub struct LogCloser {
-    signal: std::sync::Arc<watch::Sender<bool>>,
+    shutdown: Arc<Shutdown>,
 }
 
 impl LogCloser {
     pub fn close(&self) {
-        self.signal.send_replace(true);
+        self.shutdown.close();
     }
 
     pub fn is_closed(&self) -> bool {
-        *self.signal.borrow()
+        self.shutdown.is_closed()
     }
 }
 
@@ -128,23 +125,10 @@ enum End {
     Failed(Error),
 }
 
-enum Woken {
-    Closed,
-    TimedOut,
-    Frame(Option<Result<Bytes>>),
-}
-
 impl LogReader {
-    fn new(stream: LogStream, pid: u32) -> Self {
-        let (tx, rx) = watch::channel(false);
-        LogReader {
-            stream: ManuallyDrop::new(stream),
-            pending: Bytes::new(),
-            end: None,
-            closed: rx,
-            closer: LogCloser { signal: std::sync::Arc::new(tx) },
-            pid,
-        }
+    fn new(logs: BlockingLogs, pid: u32) -> Self {
+        let closer = LogCloser { shutdown: logs.shutdown() };
+        LogReader { logs, end: None, closer, pid }
     }
 
     /// A handle that closes this reader from another thread.
@@ -176,86 +160,31 @@ impl LogReader {
         if buf.is_empty() {
             return Ok(Some(0));
         }
-        if !self.pending.is_empty() {
-            return Ok(Some(self.take_pending(buf)));
-        }
         match &self.end {
             Some(End::Complete) => return Ok(Some(0)),
             Some(End::Failed(e)) => return Err(e.repeat()),
             None => {}
         }
-
-        let LogReader { stream, closed, .. } = self;
-        let (woken, more) = runtime::block_on(async {
-            let first = tokio::select! {
-                biased;
-                _ = closed.wait_for(|c| *c) => Woken::Closed,
-                frame = stream.next() => Woken::Frame(frame),
-                _ = sleep_or_forever(wait) => Woken::TimedOut,
-            };
-            // One engine frame is often one short line. To keep the cost per call low, also
-            // take the frames that are already here, while the buffer has room for them.
-            let mut more = Vec::new();
-            if let Woken::Frame(Some(Ok(ref bytes))) = first {
-                let mut room = buf.len().saturating_sub(bytes.len());
-                while room > 0 {
-                    let Some(next) = futures_util::FutureExt::now_or_never(stream.next()) else {
-                        break;
-                    };
-                    if let Some(Ok(bytes)) = &next {
-                        room = room.saturating_sub(bytes.len());
-                    } else {
-                        room = 0; // the end or an error: nothing follows
-                    }
-                    more.push(next);
-                }
+        match self.logs.read(buf, wait) {
+            Ok(Some(0)) => {
+                self.end = Some(End::Complete);
+                Ok(Some(0))
             }
-            (first, more)
-        })?;
-
-        match woken {
-            Woken::Closed => Err(closed_error()),
-            Woken::TimedOut => Ok(None),
-            Woken::Frame(first) => {
-                // Only the last frame taken can overflow the buffer (taking stops when it is
-                // full), and an end or an error is always last: every byte before it is
-                // delivered now, the error from the next read on.
-                let mut n = 0;
-                for frame in std::iter::once(first).chain(more) {
-                    match frame {
-                        Some(Ok(bytes)) => {
-                            self.pending = bytes;
-                            n += self.take_pending(&mut buf[n..]);
-                        }
-                        None => self.end = Some(End::Complete),
-                        Some(Err(e)) => self.end = Some(End::Failed(e)),
-                    }
-                }
-                match &self.end {
-                    Some(End::Failed(e)) if n == 0 => Err(e.repeat()),
-                    _ => Ok(Some(n)),
-                }
+            Ok(read) => Ok(read),
+            // A close from another thread shuts the connection down under a blocked read:
+            // whatever the read saw then, the reason is the close.
+            Err(_) if self.closer.is_closed() => Err(closed_error()),
+            Err(e) => {
+                let again = e.repeat();
+                self.end = Some(End::Failed(e));
+                Err(again)
             }
         }
-    }
-
-    fn take_pending(&mut self, buf: &mut [u8]) -> usize {
-        let n = self.pending.len().min(buf.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        bytes::Buf::advance(&mut self.pending, n);
-        n
     }
 }
 
 fn closed_error() -> Error {
     Error::new(ErrorKind::InvalidState, "the log stream was closed")
-}
-
-async fn sleep_or_forever(wait: Option<Duration>) {
-    match wait {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// A blocking handle on an [`AttachSession`].

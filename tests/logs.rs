@@ -121,6 +121,30 @@ fn blocking_reader_fills_the_buffer_and_reports_the_end_as_zero() {
     assert_eq!(reader.read(&mut buf).unwrap(), 0, "the end stays the end");
 }
 
+/// The blocking reader decodes the engine's answer itself: lines the engine split into 16 KiB
+/// messages, stderr frames and a last line without a newline all come through exactly.
+#[test]
+fn blocking_reader_delivers_split_long_lines_and_both_streams_exactly() {
+    let engine = BlockingEngine::connect(DockerOptions::default()).unwrap();
+    let name = Name::new("blocking-long");
+    let script = "head -c 100000 /dev/zero | tr '\\0' x; echo; sleep 0.2; echo err >&2; sleep 0.2; printf end";
+    engine.start_container(shell(&name, script)).unwrap();
+    let mut reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 5000];
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+    }
+    let mut expected = vec![b'x'; 100_000];
+    expected.extend_from_slice(b"\nerr\nend");
+    assert_eq!(all.len(), expected.len());
+    assert!(all == expected, "the bytes differ from the container's output");
+}
+
 #[test]
 fn closing_a_blocking_reader_from_another_thread_wakes_the_blocked_read() {
     let engine = BlockingEngine::connect(DockerOptions::default()).unwrap();

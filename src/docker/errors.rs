@@ -56,6 +56,17 @@ pub(crate) fn from_bollard(err: BollardError, subject: Subject) -> Error {
     }
 }
 
+/// Maps an error answer the library read itself (without bollard): its body is JSON
+/// `{"message": "..."}`, or plain text from a proxy.
+pub(crate) fn from_answer(status: u16, body: &[u8], subject: Subject) -> Error {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    let message = if message.is_empty() { format!("the engine answered HTTP {status}") } else { message };
+    Error::new(kind_for_status(status, &message, subject), message).with_http_status(status)
+}
+
 fn kind_for_status(status: u16, message: &str, subject: Subject) -> ErrorKind {
     match status {
         404 => match subject {
@@ -97,6 +108,17 @@ mod tests {
             assert_eq!(e.message(), msg);
         }
         assert_eq!(from_bollard(server(500, "boom"), Subject::Container).kind(), ErrorKind::Engine);
+    }
+
+    #[test]
+    fn answers_read_without_bollard_map_like_bollard_errors() {
+        let e = from_answer(404, br#"{"message":"No such container: x"}"#, Subject::Container);
+        assert_eq!((e.kind(), e.message(), e.http_status()), (ErrorKind::NoSuchContainer, "No such container: x", Some(404)));
+        let e = from_answer(500, br#"{"message":"Multiple IDs found with provided prefix: a"}"#, Subject::Container);
+        assert_eq!(e.kind(), ErrorKind::AmbiguousContainerName);
+        assert_eq!(from_answer(409, b"", Subject::Exec).kind(), ErrorKind::ContainerNotRunning);
+        assert_eq!(from_answer(502, b"bad gateway\n", Subject::Container).message(), "bad gateway");
+        assert_eq!(from_answer(500, b"", Subject::Container).message(), "the engine answered HTTP 500");
     }
 
     #[test]

@@ -10,8 +10,9 @@ mod container;
 mod errors;
 mod hijack;
 mod image;
-mod logs;
+pub(crate) mod logs;
 mod prune;
+pub(crate) mod wire;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -66,6 +67,9 @@ struct Inner {
     docker: Docker,
     /// The engine's address, for the requests made without bollard (see `hijack`).
     host: String,
+    /// The blocking client of the hot paths (see `wire`), also the address and API version
+    /// of the hand-made requests.
+    wire: Arc<wire::Wire>,
     timeout: Duration,
     /// Full IDs of containers stopped through StopContainer. Keyed by full ID, not by the name
     /// the caller used: a container started again under the same name gets a new ID, so its
@@ -95,12 +99,15 @@ impl DockerEngine {
             return Err(Error::invalid_argument("prune_interval", "must be greater than zero"));
         }
         let (docker, host) = connect::connect(options.host.as_deref(), options.timeout).await?;
+        let version = docker.client_version();
+        let api_version = format!("{}.{}", version.major_version, version.minor_version);
+        let wire = Arc::new(wire::Wire::new(&host, &api_version, options.timeout));
         let cancelled = Arc::new(Mutex::new(HashSet::new()));
         let prune_task = options.prune.then(|| {
             prune::spawn(docker.clone(), options.prune_interval, options.timeout, cancelled.clone())
         });
         Ok(DockerEngine {
-            inner: Arc::new(Inner { docker, host, timeout: options.timeout, cancelled, prune_task }),
+            inner: Arc::new(Inner { docker, host, wire, timeout: options.timeout, cancelled, prune_task }),
         })
     }
 
@@ -113,6 +120,11 @@ impl DockerEngine {
     /// Returns how many were removed.
     pub async fn prune(&self) -> Result<usize> {
         prune::prune_once(&self.inner.docker, self.inner.timeout, &self.inner.cancelled).await
+    }
+
+    /// The blocking client of this engine, for the blocking face's hot paths.
+    pub(crate) fn wire(&self) -> &Arc<wire::Wire> {
+        &self.inner.wire
     }
 
     fn docker(&self) -> &Docker {

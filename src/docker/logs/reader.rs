@@ -1,0 +1,158 @@
+//! The blocking driver of the log decoder: the caller's thread reads the engine's socket
+//! itself, with no runtime and no other thread involved. Each read costs at most one `read(2)`
+//! (none when decoded bytes are already buffered), and payload bytes are copied once, from the
+//! socket buffer into the caller's.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::frames::LogDecoder;
+use super::logs_path;
+use super::resume::NextPass;
+use crate::docker::errors::Subject;
+use crate::docker::wire::{Conn, Sock, Wire};
+use crate::error::{Error, ErrorKind, Result};
+
+pub(crate) struct BlockingLogs {
+    wire: Arc<Wire>,
+    conn: Conn,
+    decoder: LogDecoder,
+    full_id: String,
+    /// Whether the connection may carry the next pass's request.
+    reusable: bool,
+    shutdown: Arc<Shutdown>,
+}
+
+/// Ends a stream from any thread: marks it closed and shuts its connection down, which wakes
+/// a `read(2)` blocked on it.
+#[derive(Default)]
+pub(crate) struct Shutdown {
+    closed: AtomicBool,
+    /// The stream's current connection (it changes when a pass needs a new one).
+    socket: Mutex<Option<Arc<Sock>>>,
+}
+
+impl Shutdown {
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(socket) = self.socket().as_ref() {
+            socket.shutdown();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    fn socket(&self) -> std::sync::MutexGuard<'_, Option<Arc<Sock>>> {
+        // Holds a socket or nothing; a poisoned lock is still consistent.
+        self.socket.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Follows the stream onto `conn`; shuts it down at once if the stream was closed meanwhile.
+    fn watch(&self, conn: &Conn) {
+        let mut socket = self.socket();
+        if self.is_closed() {
+            conn.sock.shutdown();
+        }
+        *socket = Some(conn.sock.clone());
+    }
+}
+
+impl BlockingLogs {
+    /// Looks the container up (an unknown or ambiguous ID fails here, and the full ID pins the
+    /// stream to it) and opens its log stream.
+    pub(crate) fn open(wire: Arc<Wire>, id: &str) -> Result<Self> {
+        let inspect = wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container)?;
+        let (full_id, tty) = id_and_tty(&inspect).unwrap_or_else(|| (id.to_owned(), false));
+        let (conn, head) = wire.open("logs", &logs_path(&full_id, !tty, None), Subject::Container)?;
+        let shutdown = Arc::new(Shutdown::default());
+        shutdown.watch(&conn);
+        Ok(BlockingLogs {
+            wire,
+            conn,
+            decoder: LogDecoder::new(head.body, tty),
+            full_id,
+            reusable: !head.close,
+            shutdown,
+        })
+    }
+
+    pub(crate) fn shutdown(&self) -> Arc<Shutdown> {
+        self.shutdown.clone()
+    }
+
+    /// Reads payload bytes into `out` (not empty). `Ok(Some(0))` is the end of the logs;
+    /// `Ok(None)`: nothing arrived within `wait`.
+    pub(crate) fn read(&mut self, out: &mut [u8], wait: Option<Duration>) -> Result<Option<usize>> {
+        loop {
+            let (used, n) = self.decoder.decode(self.conn.unread(), out).map_err(|e| e.context("logs"))?;
+            self.conn.consume(used);
+            if n > 0 {
+                return Ok(Some(n));
+            }
+            if self.decoder.body_done() {
+                match self.decoder.finish_pass().map_err(|e| e.context("logs"))? {
+                    NextPass::Complete => return Ok(Some(0)),
+                    NextPass::Replay(since) => {
+                        if !self.next_pass(since.as_deref())? {
+                            return Ok(Some(0));
+                        }
+                        continue;
+                    }
+                }
+            }
+            if let Some(wait) = wait {
+                if !self.conn.readable_within(wait).map_err(|e| io_error("logs", e))? {
+                    return Ok(None);
+                }
+            }
+            if self.conn.fill().map_err(|e| io_error("logs", e))? == 0 {
+                self.decoder.at_eof().map_err(|e| e.context("logs"))?;
+            }
+        }
+    }
+
+    /// Requests the next pass (see `resume`); false when the container is gone (404), which
+    /// ends the stream as the engine's own end would.
+    fn next_pass(&mut self, since: Option<&str>) -> Result<bool> {
+        let path = logs_path(&self.full_id, self.decoder.wants_timestamps(), since);
+        let on_same = if self.reusable {
+            Some(self.wire.send_on(&mut self.conn, "logs", &path, Subject::Container))
+        } else {
+            None
+        };
+        let head = match on_same {
+            Some(Ok(head)) => head,
+            Some(Err(e)) if e.http_status() == Some(404) => return Ok(false),
+            // The engine closed the connection (or said it would): a new one.
+            Some(Err(e)) if e.kind() != ErrorKind::Connection => return Err(e),
+            Some(Err(_)) | None => match self.wire.open("logs", &path, Subject::Container) {
+                Ok((conn, head)) => {
+                    self.shutdown.watch(&conn);
+                    self.conn = conn;
+                    head
+                }
+                Err(e) if e.http_status() == Some(404) => return Ok(false),
+                Err(e) => return Err(e),
+            },
+        };
+        self.decoder.begin_pass(head.body);
+        self.reusable = !head.close;
+        Ok(true)
+    }
+}
+
+/// The full ID and the TTY flag from an inspect document.
+fn id_and_tty(inspect: &[u8]) -> Option<(String, bool)> {
+    let doc: serde_json::Value = serde_json::from_slice(inspect).ok()?;
+    let id = doc.get("Id")?.as_str()?.to_owned();
+    let tty = doc.get("Config").and_then(|c| c.get("Tty")).and_then(|t| t.as_bool()).unwrap_or(false);
+    Some((id, tty))
+}
+
+fn io_error(what: &str, e: io::Error) -> Error {
+    Error::new(ErrorKind::Connection, format!("{what}: connection to the engine failed: {e}")).with_source(e)
+}
