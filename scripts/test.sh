@@ -5,7 +5,9 @@
 #   3. Rust unit and integration tests against the real engine;
 #   4. C tests (-Wall -Wextra -Werror, under valgrind);
 #   5. the Go binding (go vet, go test -race, a GOGC=1 pass);
-#   6. the Python wheel (built with maturin, installed in a fresh venv, pytest).
+#   6. the Python wheel (built with maturin, installed in a fresh venv, pytest);
+#   7. the reliability suite, quick profile (scripts/test-reliability.sh: daemon faults on a
+#      private dockerd, load, leaks, hostile input, secrets; docs/reliability.md).
 # Every suite runs even when an earlier one fails; the last line counts the suites.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +38,7 @@ suite "Rust tests" timeout 1800 cargo test --release -p gofer-scheduler
 suite "C tests" scripts/test-c.sh
 [[ -x scripts/test-go.sh ]] && suite "Go binding" scripts/test-go.sh
 [[ -x scripts/test-python.sh ]] && suite "Python wheel" scripts/test-python.sh
+suite "Reliability (quick profile)" scripts/test-reliability.sh
 
 echo
 ((failed == 0)) || echo "failed suites: ${failures[*]}"

@@ -360,13 +360,10 @@ fn shell_named(name: &str, script: &str) -> StartContainerRequest {
 
 /// 200 streams on one engine, all open and live at once, each followed to its container's exit.
 ///
-/// On Docker 20.10.24 this test FAILS, and the cause is the daemon: when many followers of the
-/// json-file log end together, some are ended cleanly before the last lines were sent (the docker
-/// CLI shows the same: 200 `docker logs -f` on 10 containers lose the tail of about 1 stream in
-/// 10). Each such stream ends with `Ok(0)` after a prefix of the log: a truncated log that looks
-/// whole, which SPEC.md rules out. The fix belongs in the core (docs/reliability.md, "Known
-/// failures"): after a followed stream ends, read once more, without `follow`, from where it
-/// ended, and deliver what is missing.
+/// Docker 20.10.24 ends some of these follow streams cleanly before their last lines when the
+/// containers exit together (the docker CLI shows the same: 200 `docker logs -f` on 10
+/// containers lose the tail of about 1 stream in 10; 10 to 49 of 200 here before the fix). The
+/// library recovers the missing lines (src/docker/logs/resume.rs); every stream must be whole.
 #[test]
 #[ignore = "reliability suite: run by scripts/test-reliability.sh"]
 fn two_hundred_log_streams_stay_open_at_once_and_each_delivers_its_whole_log() {
