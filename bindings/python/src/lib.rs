@@ -312,6 +312,7 @@ impl Engine {
         Ok(LogReader {
             closer: reader.closer(),
             reader: ProcessLocal::new("log stream", reader),
+            spare: Mutex::new(Vec::new()),
         })
     }
 
@@ -354,24 +355,26 @@ struct LogReader {
     /// Outside the reader's lock, so that close() can wake a read blocked in another thread.
     closer: LogCloser,
     reader: ProcessLocal<gofer_scheduler::LogReader>,
+    /// The read buffer, kept between reads: a fresh zeroed 64 KiB for every read cost more
+    /// than the read itself when lines are short. Taken out for a read, put back after; the
+    /// lock is never held while reading or waiting.
+    spare: Mutex<Vec<u8>>,
 }
 
 #[pymethods]
 impl LogReader {
     /// Up to `size` bytes, at least one; `b""` at the end of the logs.
     fn read<'py>(&self, py: Python<'py>, size: usize) -> PyResult<Bound<'py, PyBytes>> {
-        let mut buf = vec![0u8; size.min(MAX_READ)];
-        loop {
-            // The lock is held for one slice at most, and never while the GIL is held.
-            let slice = py.detach(|| {
-                self.reader
-                    .with(|reader| reader.read_timeout(&mut buf, SLICE))
-            });
-            match slice.or_raise(py)? {
-                Some(n) => return Ok(PyBytes::new(py, &buf[..n])),
-                None => py.check_signals()?,
-            }
+        let want = size.min(MAX_READ);
+        let mut buf = std::mem::take(&mut *lock(&self.spare));
+        if buf.len() < want {
+            buf.resize(want, 0);
         }
+        let result = self.read_into(py, &mut buf[..want]);
+        if buf.len() <= 64 * 1024 {
+            *lock(&self.spare) = buf;
+        }
+        result
     }
 
     /// Releases the connection; a read blocked in another thread fails with InvalidState.
@@ -388,6 +391,23 @@ impl LogReader {
     #[getter]
     fn closed(&self) -> bool {
         self.reader.is_closed()
+    }
+}
+
+impl LogReader {
+    /// Reads into `buf` (not empty), in slices that let signals through.
+    fn read_into<'py>(&self, py: Python<'py>, buf: &mut [u8]) -> PyResult<Bound<'py, PyBytes>> {
+        loop {
+            // The lock is held for one slice at most, and never while the GIL is held.
+            let slice = py.detach(|| {
+                self.reader
+                    .with(|reader| reader.read_timeout(buf, SLICE))
+            });
+            match slice.or_raise(py)? {
+                Some(n) => return Ok(PyBytes::new(py, &buf[..n])),
+                None => py.check_signals()?,
+            }
+        }
     }
 }
 
