@@ -16,14 +16,30 @@ impl DockerEngine {
     /// SPEC.md StartContainer: validate, get the image, replace, create and start, report URL.
     pub async fn start_container(&self, req: StartContainerRequest) -> Result<StartContainerResponse> {
         validate::start_request(&req)?;
-        self.ensure_image(&req.image_name, req.registry_auth.as_ref(), req.always_pull).await?;
+        if req.always_pull {
+            self.ensure_image(&req.image_name, req.registry_auth.as_ref(), true).await?;
+        }
         self.remove_if_present(&req.id).await?;
 
         let port_key = req.networking.map(|n| format!("{}/tcp", n.port));
         let body = create_body(&req, port_key.as_deref());
         let options = CreateContainerOptions { name: Some(req.id.clone()), ..Default::default() };
-        self.request(Subject::Container, "container create", self.docker().create_container(Some(options), body))
-            .await?;
+        let create = || {
+            let call = self.docker().create_container(Some(options.clone()), body.clone());
+            self.request(Subject::Container, "container create", call)
+        };
+        // The image is usually there already: create at once, and get the image only when the
+        // engine says it is missing. A create names no resource but its image, so its 404 means
+        // exactly that. This saves the image inspect that asking first would cost every start.
+        match create().await {
+            Err(e) if e.http_status() == Some(404) && !req.always_pull => {
+                self.ensure_image(&req.image_name, req.registry_auth.as_ref(), false).await?;
+                create().await?;
+            }
+            other => {
+                other?;
+            }
+        }
         self.request(Subject::Container, "container start", self.docker().start_container(&req.id, None))
             .await?;
 
