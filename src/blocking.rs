@@ -64,8 +64,13 @@ impl BlockingEngine {
         self.call(self.engine.stop_container(request))
     }
 
+    /// Made on the calling thread over the engine's blocking client: no runtime worker is
+    /// involved (through one, each call cost several thread wake-ups: benches/analysis.md).
     pub fn get_state(&self, request: GetStateRequest) -> Result<GetStateResponse> {
-        self.call(self.engine.get_state(request))
+        runtime::check_same_process(self.pid)?;
+        validate::container_id("id", &request.id)?;
+        let inspected = self.engine.inspect_state_blocking(&request.id)?;
+        Ok(self.engine.state_from_inspect(&inspected))
     }
 
     /// The logs are read on the caller's thread from a connection of their own (no runtime,

@@ -10,6 +10,9 @@ use crate::model::StartContainerRequest;
 ///
 /// IDs are also used as lookups (a name, a full ID or an ID prefix), all of which fit this shape.
 pub fn container_id(field: &str, id: &str) -> Result<()> {
+    if id.len() > MAX_NAME {
+        return Err(Error::invalid_argument(field, format!("is {} characters long; at most {MAX_NAME}", id.len())));
+    }
     let mut chars = id.chars();
     match chars.next() {
         None => return Err(Error::invalid_argument(field, "must not be empty")),
@@ -30,11 +33,22 @@ pub fn container_id(field: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Longest container name or image reference accepted. Both go into request URIs, which the
+/// engine (and the HTTP library) refuse beyond some tens of KiB with a confusing "uri too long";
+/// an image reference is at most 255 characters of name plus tag and digest anyway.
+pub(crate) const MAX_NAME: usize = 4096;
+
 /// Every check of SPEC.md's StartContainer step 1.
 pub fn start_request(req: &StartContainerRequest) -> Result<()> {
     container_id("id", &req.id)?;
     if req.image_name.trim().is_empty() {
         return Err(Error::invalid_argument("image_name", "must not be empty"));
+    }
+    if req.image_name.len() > MAX_NAME {
+        return Err(Error::invalid_argument(
+            "image_name",
+            format!("is {} characters long; at most {MAX_NAME}", req.image_name.len()),
+        ));
     }
     if req.image_name.contains(char::is_whitespace) || req.image_name.contains('\0') {
         return Err(Error::invalid_argument(
@@ -104,7 +118,9 @@ mod tests {
         for ok in ["a", "gofer-run_1.task", "0abc", "A.B-C_d"] {
             assert!(container_id("id", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-a", ".a", "_a", "a/b", "a b", "a\0", "é", "a:b"] {
+        let too_long = "a".repeat(MAX_NAME + 1);
+        assert!(container_id("id", &too_long[..MAX_NAME]).is_ok());
+        for bad in ["", "-a", ".a", "_a", "a/b", "a b", "a\0", "é", "a:b", &too_long] {
             let err = container_id("id", bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
             assert!(err.message().starts_with("id:"), "{}", err.message());

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig, PortBinding};
 use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StopContainerOptions};
 
 use super::errors::Subject;
@@ -16,14 +16,30 @@ impl DockerEngine {
     /// SPEC.md StartContainer: validate, get the image, replace, create and start, report URL.
     pub async fn start_container(&self, req: StartContainerRequest) -> Result<StartContainerResponse> {
         validate::start_request(&req)?;
-        self.ensure_image(&req.image_name, req.registry_auth.as_ref(), req.always_pull).await?;
+        if req.always_pull {
+            self.ensure_image(&req.image_name, req.registry_auth.as_ref(), true).await?;
+        }
         self.remove_if_present(&req.id).await?;
 
         let port_key = req.networking.map(|n| format!("{}/tcp", n.port));
         let body = create_body(&req, port_key.as_deref());
         let options = CreateContainerOptions { name: Some(req.id.clone()), ..Default::default() };
-        self.request(Subject::Container, "container create", self.docker().create_container(Some(options), body))
-            .await?;
+        let create = || {
+            let call = self.docker().create_container(Some(options.clone()), body.clone());
+            self.request(Subject::Container, "container create", call)
+        };
+        // The image is usually there already: create at once, and get the image only when the
+        // engine says it is missing. A create names no resource but its image, so its 404 means
+        // exactly that. This saves the image inspect that asking first would cost every start.
+        match create().await {
+            Err(e) if e.http_status() == Some(404) && !req.always_pull => {
+                self.ensure_image(&req.image_name, req.registry_auth.as_ref(), false).await?;
+                create().await?;
+            }
+            other => {
+                other?;
+            }
+        }
         self.request(Subject::Container, "container start", self.docker().start_container(&req.id, None))
             .await?;
 
@@ -44,12 +60,9 @@ impl DockerEngine {
     /// SPEC.md StopContainer: the stop signal, SIGKILL after the timeout, remembered as cancelled.
     pub async fn stop_container(&self, req: StopContainerRequest) -> Result<()> {
         validate::container_id("id", &req.id)?;
-        let info = self.inspect(&req.id).await?;
-        let full_id = info.id.clone().unwrap_or_else(|| req.id.clone());
-        let was_active = !matches!(
-            info.state.as_ref().and_then(|s| s.status),
-            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)
-        );
+        let inspected = self.inspect_state(&req.id).await?;
+        let full_id = inspected.id;
+        let was_active = !matches!(inspected.status.as_deref(), Some("exited" | "dead"));
 
         let grace = stop_grace_seconds(req.timeout);
         let options = StopContainerOptions { t: Some(grace), ..Default::default() };
@@ -70,14 +83,12 @@ impl DockerEngine {
     /// SPEC.md GetState: the engine's status mapped to the seed's states, exit code whole.
     pub async fn get_state(&self, req: GetStateRequest) -> Result<GetStateResponse> {
         validate::container_id("id", &req.id)?;
-        let info = self.inspect(&req.id).await?;
-        let state = info.state.as_ref();
-        let status = state.and_then(|s| s.status);
-        let exit_code = state.and_then(|s| s.exit_code).unwrap_or(0);
-        let cancelled = info.id.as_ref().is_some_and(|id| self.cancelled().contains(id));
-        Ok(state_of(status, exit_code, cancelled))
+        let inspected = self.inspect_state(&req.id).await?;
+        Ok(self.state_from_inspect(&inspected))
     }
 
+    /// The complete inspect, decoded by bollard: for what [`DockerEngine::inspect_state`] does
+    /// not hold (the published ports).
     pub(super) async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse> {
         self.request(Subject::Container, "container inspect", self.docker().inspect_container(id, None))
             .await
@@ -132,19 +143,6 @@ fn stop_grace_seconds(timeout: Duration) -> i32 {
     i32::try_from(secs).unwrap_or(i32::MAX)
 }
 
-fn state_of(status: Option<ContainerStateStatusEnum>, exit_code: i64, cancelled: bool) -> GetStateResponse {
-    use ContainerStateStatusEnum as S;
-    let (state, exit_code) = match status {
-        Some(S::CREATED | S::RUNNING) => (ContainerState::Running, 0),
-        Some(S::PAUSED) => (ContainerState::Paused, 0),
-        Some(S::RESTARTING) => (ContainerState::Restarting, 0),
-        Some(S::EXITED | S::DEAD) if cancelled => (ContainerState::Cancelled, exit_code),
-        Some(S::EXITED | S::DEAD) => (ContainerState::Exited, exit_code),
-        _ => (ContainerState::Unknown, 0),
-    };
-    GetStateResponse { exit_code, state }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,20 +155,5 @@ mod tests {
         assert_eq!(stop_grace_seconds(Duration::from_secs(10)), 10);
         assert_eq!(stop_grace_seconds(Duration::from_millis(10_001)), 11);
         assert_eq!(stop_grace_seconds(Duration::MAX), i32::MAX);
-    }
-
-    #[test]
-    fn engine_status_maps_to_the_seed_states() {
-        use ContainerStateStatusEnum as S;
-        let s = |st, code, c| state_of(Some(st), code, c);
-        assert_eq!(s(S::CREATED, 0, false).state, ContainerState::Running);
-        assert_eq!(s(S::RUNNING, 7, true), GetStateResponse { state: ContainerState::Running, exit_code: 0 });
-        assert_eq!(s(S::PAUSED, 0, false).state, ContainerState::Paused);
-        assert_eq!(s(S::RESTARTING, 0, false).state, ContainerState::Restarting);
-        assert_eq!(s(S::EXITED, 3, false), GetStateResponse { state: ContainerState::Exited, exit_code: 3 });
-        assert_eq!(s(S::DEAD, 137, true), GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 });
-        assert_eq!(s(S::EXITED, 1 << 40, false).exit_code, 1 << 40);
-        assert_eq!(s(S::REMOVING, 0, false).state, ContainerState::Unknown);
-        assert_eq!(state_of(None, 0, false).state, ContainerState::Unknown);
     }
 }

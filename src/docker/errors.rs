@@ -23,9 +23,7 @@ const AMBIGUOUS_MARK: &str = "Multiple IDs found";
 pub(crate) fn from_bollard(err: BollardError, subject: Subject) -> Error {
     match err {
         BollardError::DockerResponseServerError { status_code, ref message } => {
-            let kind = kind_for_status(status_code, message, subject);
-            let message = message.clone();
-            Error::new(kind, message).with_http_status(status_code).with_source(err)
+            from_status(status_code, message.clone(), subject).with_source(err)
         }
         BollardError::RequestTimeoutError => {
             Error::new(ErrorKind::Timeout, "no answer within the request timeout").with_source(err)
@@ -56,15 +54,30 @@ pub(crate) fn from_bollard(err: BollardError, subject: Subject) -> Error {
     }
 }
 
-/// Maps an error answer the library read itself (without bollard): its body is JSON
-/// `{"message": "..."}`, or plain text from a proxy.
-pub(crate) fn from_answer(status: u16, body: &[u8], subject: Subject) -> Error {
-    let message = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
-    let message = if message.is_empty() { format!("the engine answered HTTP {status}") } else { message };
+/// Maps an engine's error answer (HTTP `status` and its `message`) to the library's error,
+/// keeping both. For the requests made without bollard (exec start, GetState's inspect).
+pub(crate) fn from_status(status: u16, message: String, subject: Subject) -> Error {
     Error::new(kind_for_status(status, &message, subject), message).with_http_status(status)
+}
+
+/// The message of an engine's error answer: the `message` of its JSON body, else the body as
+/// text (a proxy in front of the engine may answer in plain text).
+pub(crate) fn answer_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        message: String,
+    }
+    match serde_json::from_slice::<Answer>(body) {
+        Ok(answer) => answer.message,
+        Err(_) => String::from_utf8_lossy(body).trim().to_owned(),
+    }
+}
+
+/// Maps an error answer the library read itself (without bollard) from its status and body.
+pub(crate) fn from_answer(status: u16, body: &[u8], subject: Subject) -> Error {
+    let message = answer_message(body);
+    let message = if message.is_empty() { format!("the engine answered HTTP {status}") } else { message };
+    from_status(status, message, subject)
 }
 
 fn kind_for_status(status: u16, message: &str, subject: Subject) -> ErrorKind {
@@ -108,6 +121,19 @@ mod tests {
             assert_eq!(e.message(), msg);
         }
         assert_eq!(from_bollard(server(500, "boom"), Subject::Container).kind(), ErrorKind::Engine);
+    }
+
+    #[test]
+    fn answers_made_without_bollard_are_mapped_as_bollard_s() {
+        let message = answer_message(br#"{"message":"No such container: x"}"#);
+        assert_eq!(message, "No such container: x");
+        let e = from_status(404, message, Subject::Container);
+        assert_eq!(e.kind(), ErrorKind::NoSuchContainer);
+        assert_eq!(e.http_status(), Some(404));
+        assert_eq!(e.message(), "No such container: x");
+        assert_eq!(answer_message(b"Bad Gateway\n"), "Bad Gateway");
+        let ambiguous = answer_message(br#"{"message":"Multiple IDs found with provided prefix: a"}"#);
+        assert_eq!(from_status(400, ambiguous, Subject::Container).kind(), ErrorKind::AmbiguousContainerName);
     }
 
     #[test]

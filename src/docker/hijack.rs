@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::errors::{answer_message, from_status, Subject};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A connection to the engine, over a Unix socket or TCP.
@@ -89,18 +90,10 @@ async fn read_head(connection: &mut Box<dyn Connection>) -> Result<(u16, usize, 
 }
 
 /// An error answer's body is JSON `{"message": "..."}`; read what arrived with the head (the
-/// engine sends small errors in one piece).
+/// engine sends small errors in one piece). Mapped as every other exec request's error: 404 is
+/// an unknown container or exec, 409 a container that is not running.
 fn error_answer(status: u16, body: &[u8]) -> Error {
-    let message = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
-    let kind = match status {
-        404 => ErrorKind::NoSuchContainer,
-        409 => ErrorKind::ContainerNotRunning,
-        _ => ErrorKind::Engine,
-    };
-    Error::new(kind, message).with_http_status(status)
+    from_status(status, answer_message(body), Subject::Exec)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -10,8 +10,10 @@ mod container;
 mod errors;
 mod hijack;
 mod image;
+pub(crate) mod inspect;
 pub(crate) mod logs;
 mod prune;
+mod transport;
 pub(crate) mod wire;
 
 use std::collections::HashSet;
@@ -28,6 +30,7 @@ use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::*;
 use errors::{from_bollard, Subject};
+use transport::Transport;
 
 /// The label put on every container this library creates; prune removes only those.
 pub const MANAGED_LABEL: &str = "dev.gofer.scheduler.managed";
@@ -65,10 +68,14 @@ pub struct DockerEngine {
 
 struct Inner {
     docker: Docker,
-    /// The engine's address, for the requests made without bollard (see `hijack`).
+    /// The pooled client bollard sends its requests on, for the requests made without bollard
+    /// on the same connections (see `inspect`).
+    transport: Transport,
+    /// The engine's address, for the connections made without the pool (see `hijack`).
     host: String,
-    /// The blocking client of the hot paths (see `wire`), also the address and API version
-    /// of the hand-made requests.
+    /// The API version negotiated at connect ("1.41"), for the requests made without bollard.
+    api_version: String,
+    /// The blocking client of the hot paths (see `wire`), for the blocking face.
     wire: Arc<wire::Wire>,
     timeout: Duration,
     /// Full IDs of containers stopped through StopContainer. Keyed by full ID, not by the name
@@ -98,7 +105,7 @@ impl DockerEngine {
         if options.prune && options.prune_interval.is_zero() {
             return Err(Error::invalid_argument("prune_interval", "must be greater than zero"));
         }
-        let (docker, host) = connect::connect(options.host.as_deref(), options.timeout).await?;
+        let (docker, transport, host) = connect::connect(options.host.as_deref(), options.timeout).await?;
         let version = docker.client_version();
         let api_version = format!("{}.{}", version.major_version, version.minor_version);
         let wire = Arc::new(wire::Wire::new(&host, &api_version, options.timeout));
@@ -107,7 +114,16 @@ impl DockerEngine {
             prune::spawn(docker.clone(), options.prune_interval, options.timeout, cancelled.clone())
         });
         Ok(DockerEngine {
-            inner: Arc::new(Inner { docker, host, wire, timeout: options.timeout, cancelled, prune_task }),
+            inner: Arc::new(Inner {
+                docker,
+                transport,
+                host,
+                api_version,
+                wire,
+                timeout: options.timeout,
+                cancelled,
+                prune_task,
+            }),
         })
     }
 
@@ -131,7 +147,12 @@ impl DockerEngine {
         &self.inner.docker
     }
 
-    /// Runs one request with the engine's timeout, translating its error.
+    /// The API version negotiated with the engine ("1.41").
+    pub(crate) fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+
+    /// Runs one bollard request with the engine's timeout, translating its error.
     async fn request<T>(
         &self,
         subject: Subject,
@@ -141,21 +162,32 @@ impl DockerEngine {
         with_timeout(self.inner.timeout, what, call, subject).await
     }
 
+    /// Runs one request made without bollard with the engine's timeout.
+    async fn bounded<T>(&self, what: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
+        bounded(self.inner.timeout, what, call).await
+    }
+
     fn cancelled(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         // The set is always consistent between operations, so a poisoned lock is still usable.
         self.inner.cancelled.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Runs `call` within `limit`; a call that outlives it is a Timeout error naming `what`.
+/// Runs bollard's `call` within `limit`, translating its error for `subject`; a call that
+/// outlives the limit is a Timeout error naming `what`.
 pub(crate) async fn with_timeout<T>(
     limit: Duration,
     what: &str,
     call: impl Future<Output = Result<T, bollard::errors::Error>>,
     subject: Subject,
 ) -> Result<T> {
+    bounded(limit, what, async { call.await.map_err(|e| from_bollard(e, subject)) }).await
+}
+
+/// Runs `call` within `limit`; a call that outlives it is a Timeout error naming `what`.
+pub(crate) async fn bounded<T>(limit: Duration, what: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
     match tokio::time::timeout(limit, call).await {
-        Ok(result) => result.map_err(|e| from_bollard(e, subject)),
+        Ok(result) => result,
         Err(_) => Err(Error::new(
             ErrorKind::Timeout,
             format!("{what}: no answer from the engine within {limit:?}"),

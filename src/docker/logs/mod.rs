@@ -20,6 +20,7 @@ use futures_util::Stream;
 use tokio::io::AsyncRead;
 
 use super::errors::Subject;
+use super::inspect::InspectedState;
 use super::wire::{self, AsyncConnection, Head, ReadBuffer, Wire};
 use super::DockerEngine;
 use crate::error::{Error, ErrorKind, Result};
@@ -82,11 +83,9 @@ impl DockerEngine {
     /// fails here rather than at the first read.
     pub async fn get_logs(&self, req: GetLogsRequest) -> Result<LogStream> {
         validate::container_id("id", &req.id)?;
-        let info = self.inspect(&req.id).await?;
         // The full ID pins the stream to the container just inspected, even if the name is
         // reused meanwhile.
-        let full_id = info.id.unwrap_or(req.id);
-        let tty = info.config.and_then(|c| c.tty).unwrap_or(false);
+        let InspectedState { id: full_id, tty, .. } = self.inspect_state(&req.id).await?;
         let wire = self.inner.wire.clone();
         let request = wire.request_text(&logs_path(&full_id, !tty, None));
         let opened = open(wire.clone(), None, request, false).await?;

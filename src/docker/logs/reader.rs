@@ -12,6 +12,7 @@ use super::frames::LogDecoder;
 use super::logs_path;
 use super::resume::NextPass;
 use crate::docker::errors::Subject;
+use crate::docker::inspect::{parse_state, InspectedState};
 use crate::docker::wire::{Conn, Sock, Wire};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -65,8 +66,8 @@ impl BlockingLogs {
     /// Looks the container up (an unknown or ambiguous ID fails here, and the full ID pins the
     /// stream to it) and opens its log stream.
     pub(crate) fn open(wire: Arc<Wire>, id: &str) -> Result<Self> {
-        let inspect = wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container)?;
-        let (full_id, tty) = id_and_tty(&inspect).unwrap_or_else(|| (id.to_owned(), false));
+        let body = wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container)?;
+        let InspectedState { id: full_id, tty, .. } = parse_state(&body)?;
         let (conn, head) = wire.open("logs", &logs_path(&full_id, !tty, None), Subject::Container)?;
         let shutdown = Arc::new(Shutdown::default());
         shutdown.watch(&conn);
@@ -143,14 +144,6 @@ impl BlockingLogs {
         self.reusable = !head.close;
         Ok(true)
     }
-}
-
-/// The full ID and the TTY flag from an inspect document.
-fn id_and_tty(inspect: &[u8]) -> Option<(String, bool)> {
-    let doc: serde_json::Value = serde_json::from_slice(inspect).ok()?;
-    let id = doc.get("Id")?.as_str()?.to_owned();
-    let tty = doc.get("Config").and_then(|c| c.get("Tty")).and_then(|t| t.as_bool()).unwrap_or(false);
-    Some((id, tty))
 }
 
 fn io_error(what: &str, e: io::Error) -> Error {

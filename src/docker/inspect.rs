@@ -1,0 +1,158 @@
+//! What the library reads from a container inspect: the full ID, the status, the exit code and
+//! whether the container has a TTY, and the seed's state made from them.
+//!
+//! The inspect document is several KB (every `HostConfig` member, mounts, networks). Decoding
+//! all of it into bollard's `ContainerInspectResponse` cost 60–80 µs of CPU per GetState, most of
+//! the call (benches/analysis.md, state); here serde skips every member but these four.
+//! [`parse_state`] is a pure function of the answer's body, so that a client other than the
+//! async engine's (the blocking face's own connection) decodes the same way.
+
+use serde::Deserialize;
+
+use super::errors::Subject;
+use super::DockerEngine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{ContainerState, GetStateResponse};
+
+/// The members of a container inspect that the library uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct InspectedState {
+    /// The full ID, which pins later requests to this container even if its name is reused.
+    pub id: String,
+    /// The engine's status word (`created`, `running`, `exited`...), `None` if it gave none.
+    pub status: Option<String>,
+    pub exit_code: i64,
+    /// A container with a TTY writes its output unframed.
+    pub tty: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspect {
+    id: String,
+    state: Option<State>,
+    config: Option<Config>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct State {
+    status: Option<String>,
+    exit_code: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Config {
+    tty: Option<bool>,
+}
+
+/// Decodes the body of a successful `GET /containers/{id}/json`.
+pub(crate) fn parse_state(body: &[u8]) -> Result<InspectedState> {
+    let inspect: Inspect = serde_json::from_slice(body).map_err(|e| {
+        Error::new(ErrorKind::Engine, format!("unexpected answer from the engine to a container inspect: {e}"))
+            .with_source(e)
+    })?;
+    let (status, exit_code) = match inspect.state {
+        Some(state) => (state.status, state.exit_code.unwrap_or(0)),
+        None => (None, 0),
+    };
+    let tty = inspect.config.and_then(|c| c.tty).unwrap_or(false);
+    Ok(InspectedState { id: inspect.id, status, exit_code, tty })
+}
+
+/// The seed's state for the engine's `status`. The exit code counts only once the container
+/// has exited; `cancelled` says that it was stopped through StopContainer.
+pub(crate) fn state_of(status: Option<&str>, exit_code: i64, cancelled: bool) -> GetStateResponse {
+    let (state, exit_code) = match status {
+        Some("created" | "running") => (ContainerState::Running, 0),
+        Some("paused") => (ContainerState::Paused, 0),
+        Some("restarting") => (ContainerState::Restarting, 0),
+        Some("exited" | "dead") if cancelled => (ContainerState::Cancelled, exit_code),
+        Some("exited" | "dead") => (ContainerState::Exited, exit_code),
+        // "removing", a status word of a later engine, or none.
+        _ => (ContainerState::Unknown, 0),
+    };
+    GetStateResponse { exit_code, state }
+}
+
+impl DockerEngine {
+    /// [`DockerEngine::inspect_state`] made on the calling thread over the blocking client
+    /// (see `wire`): for the blocking face, whose calls then involve no other thread.
+    pub(crate) fn inspect_state_blocking(&self, id: &str) -> Result<InspectedState> {
+        let body = self.inner.wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container)?;
+        parse_state(&body)
+    }
+
+    /// Inspects container `id` (a name, a full ID or an ID prefix), decoding only what
+    /// [`InspectedState`] holds. Bounded by the engine's timeout.
+    pub(crate) async fn inspect_state(&self, id: &str) -> Result<InspectedState> {
+        let path = format!("/v{}/containers/{id}/json", self.api_version());
+        let body = self
+            .bounded("container inspect", self.inner.transport.get(&path, Subject::Container))
+            .await?;
+        parse_state(&body)
+    }
+
+    /// GetState's answer for an inspected container: its state, CANCELLED if it was stopped
+    /// through this engine.
+    pub(crate) fn state_from_inspect(&self, inspected: &InspectedState) -> GetStateResponse {
+        let cancelled = self.cancelled().contains(&inspected.id);
+        state_of(inspected.status.as_deref(), inspected.exit_code, cancelled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers of Docker 20.10.24 (API 1.41) to `GET /v1.41/containers/{name}/json`.
+    const EXITED: &[u8] = include_bytes!("testdata/inspect-exited.json");
+    const RUNNING_TTY: &[u8] = include_bytes!("testdata/inspect-running-tty.json");
+
+    #[test]
+    fn an_engine_s_inspect_answer_gives_id_status_exit_code_and_tty() {
+        let exited = parse_state(EXITED).expect("a real inspect answer decodes");
+        assert_eq!(
+            exited,
+            InspectedState {
+                id: "7a6fedf8edcf8d044f7ed869656c8b7b338ece52d624006c765efa45d3d19b66".into(),
+                status: Some("exited".into()),
+                exit_code: 3,
+                tty: false,
+            }
+        );
+        let running = parse_state(RUNNING_TTY).expect("a real inspect answer decodes");
+        assert_eq!(running.status.as_deref(), Some("running"));
+        assert_eq!(running.exit_code, 0);
+        assert!(running.tty);
+        assert_eq!(running.id.len(), 64);
+    }
+
+    #[test]
+    fn missing_members_are_defaults_and_a_missing_id_or_bad_json_is_an_engine_error() {
+        let bare = parse_state(br#"{"Id":"abc"}"#).expect("only Id is required");
+        assert_eq!(bare, InspectedState { id: "abc".into(), status: None, exit_code: 0, tty: false });
+        let nulls = parse_state(br#"{"Id":"abc","State":null,"Config":{"Tty":null}}"#).expect("nulls decode");
+        assert_eq!(nulls, bare);
+        for body in [&br#"{"State":{"Status":"running"}}"#[..], b"", b"{", b"[]", br#"{"Id":7}"#] {
+            let e = parse_state(body).expect_err("not an inspect answer");
+            assert_eq!(e.kind(), ErrorKind::Engine, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn engine_status_maps_to_the_seed_states() {
+        let s = |status, code, cancelled| state_of(Some(status), code, cancelled);
+        assert_eq!(s("created", 0, false).state, ContainerState::Running);
+        assert_eq!(s("running", 7, true), GetStateResponse { state: ContainerState::Running, exit_code: 0 });
+        assert_eq!(s("paused", 0, false).state, ContainerState::Paused);
+        assert_eq!(s("restarting", 0, false).state, ContainerState::Restarting);
+        assert_eq!(s("exited", 3, false), GetStateResponse { state: ContainerState::Exited, exit_code: 3 });
+        assert_eq!(s("dead", 137, true), GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 });
+        assert_eq!(s("exited", 1 << 40, false).exit_code, 1 << 40);
+        assert_eq!(s("removing", 0, false).state, ContainerState::Unknown);
+        assert_eq!(s("", 0, false).state, ContainerState::Unknown);
+        assert_eq!(state_of(None, 0, false).state, ContainerState::Unknown);
+    }
+}
