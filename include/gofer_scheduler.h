@@ -28,11 +28,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Longest container name or image reference accepted. Both go into request URIs, which the
-// engine (and the HTTP library) refuse beyond some tens of KiB with a confusing "uri too long";
-// an image reference is at most 255 characters of name plus tag and digest anyway.
-#define MAX_NAME 4096
-
 // The result of every fallible call. 0 is success; the three sentinels of Gofer's `scheduler`
 // package come first.
 typedef enum GoferStatus {
