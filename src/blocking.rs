@@ -226,7 +226,13 @@ impl Attachment {
     }
 
     /// Ends the session; the caller's end reads end-of-stream. Safe from any thread.
+    ///
+    /// Does nothing in a forked child: the session's socket may be the engine's connection
+    /// itself, which the child shares with the parent, and shutting it down there would end
+    /// the parent's session too.
     pub fn close(&self) {
-        self.session.close();
+        if self.pid == std::process::id() {
+            self.session.close();
+        }
     }
 }

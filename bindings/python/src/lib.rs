@@ -426,7 +426,7 @@ impl Session {
 
 #[pymethods]
 impl Session {
-    /// The session's end of the socket pair, owned by the session: dup() it to keep it.
+    /// The session's socket (a Unix stream socket), owned by the session: dup() it to keep it.
     fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
         self.session(py)?;
         Ok(self.fd)

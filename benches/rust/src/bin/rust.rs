@@ -94,8 +94,8 @@ async fn main() {
                 engine.attach_container(AttachContainerRequest { id, command: vec!["cat".into()] }).await,
                 "attach",
             );
-            // The session's descriptor, as an async socket on this runtime (the bridge task
-            // runs on the same thread: a blocking read here would starve it).
+            // The session's descriptor, as an async socket on this runtime (on a TCP engine the
+            // bridge task runs on the same thread: a blocking read here would starve it).
             let fd = session.fd().try_clone_to_owned().unwrap_or_else(|e| die(&format!("dup: {e}")));
             let std_stream = StdUnixStream::from(fd);
             std_stream.set_nonblocking(true).unwrap_or_else(|e| die(&format!("nonblocking: {e}")));
