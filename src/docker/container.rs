@@ -20,6 +20,8 @@ impl DockerEngine {
             self.ensure_image(&req.image_name, req.registry_auth.as_ref(), true).await?;
         }
         self.remove_if_present(&req.id).await?;
+        // Whatever had this name is gone now, and its cancellation with it.
+        self.cancelled().forget(&req.id);
 
         let port_key = req.networking.map(|n| format!("{}/tcp", n.port));
         let body = create_body(&req, port_key.as_deref());
@@ -75,7 +77,7 @@ impl DockerEngine {
         // Recorded only after a successful stop, and only when the container was still going:
         // one that had already finished on its own was not cancelled.
         if was_active {
-            self.cancelled().insert(full_id);
+            self.cancelled().record(full_id, inspected.name);
         }
         Ok(())
     }

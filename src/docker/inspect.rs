@@ -24,12 +24,15 @@ pub(crate) struct InspectedState {
     pub exit_code: i64,
     /// A container with a TTY writes its output unframed.
     pub tty: bool,
+    /// The container's name, without the engine's leading `/`.
+    pub name: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Inspect {
     id: String,
+    name: Option<String>,
     state: Option<State>,
     config: Option<Config>,
 }
@@ -58,7 +61,8 @@ pub(crate) fn parse_state(body: &[u8]) -> Result<InspectedState> {
         None => (None, 0),
     };
     let tty = inspect.config.and_then(|c| c.tty).unwrap_or(false);
-    Ok(InspectedState { id: inspect.id, status, exit_code, tty })
+    let name = inspect.name.map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_default();
+    Ok(InspectedState { id: inspect.id, status, exit_code, tty, name })
 }
 
 /// The seed's state for the engine's `status`. The exit code counts only once the container
@@ -80,8 +84,8 @@ impl DockerEngine {
     /// [`DockerEngine::inspect_state`] made on the calling thread over the blocking client
     /// (see `wire`): for the blocking face, whose calls then involve no other thread.
     pub(crate) fn inspect_state_blocking(&self, id: &str) -> Result<InspectedState> {
-        let body = self.inner.wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container)?;
-        parse_state(&body)
+        let body = self.inner.wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container);
+        parse_state(&self.forget_if_gone(id, body)?)
     }
 
     /// Inspects container `id` (a name, a full ID or an ID prefix), decoding only what
@@ -90,8 +94,17 @@ impl DockerEngine {
         let path = format!("/v{}/containers/{id}/json", self.api_version());
         let body = self
             .bounded("container inspect", self.inner.transport.get(&path, Subject::Container))
-            .await?;
-        parse_state(&body)
+            .await;
+        parse_state(&self.forget_if_gone(id, body)?)
+    }
+
+    /// A container the engine does not know cannot be asked about again under `id`: its
+    /// cancellation, if any, is dropped (see `cancelled`).
+    fn forget_if_gone<T>(&self, id: &str, answer: Result<T>) -> Result<T> {
+        if answer.as_ref().is_err_and(|e| e.kind() == ErrorKind::NoSuchContainer) {
+            self.cancelled().forget(id);
+        }
+        answer
     }
 
     /// GetState's answer for an inspected container: its state, CANCELLED if it was stopped
@@ -111,7 +124,7 @@ mod tests {
     const RUNNING_TTY: &[u8] = include_bytes!("testdata/inspect-running-tty.json");
 
     #[test]
-    fn an_engine_s_inspect_answer_gives_id_status_exit_code_and_tty() {
+    fn an_engine_s_inspect_answer_gives_id_status_exit_code_tty_and_name() {
         let exited = parse_state(EXITED).expect("a real inspect answer decodes");
         assert_eq!(
             exited,
@@ -120,6 +133,7 @@ mod tests {
                 status: Some("exited".into()),
                 exit_code: 3,
                 tty: false,
+                name: "gofer-test-perf-state".into(),
             }
         );
         let running = parse_state(RUNNING_TTY).expect("a real inspect answer decodes");
@@ -132,7 +146,7 @@ mod tests {
     #[test]
     fn missing_members_are_defaults_and_a_missing_id_or_bad_json_is_an_engine_error() {
         let bare = parse_state(br#"{"Id":"abc"}"#).expect("only Id is required");
-        assert_eq!(bare, InspectedState { id: "abc".into(), status: None, exit_code: 0, tty: false });
+        assert_eq!(bare, InspectedState { id: "abc".into(), status: None, exit_code: 0, tty: false, name: String::new() });
         let nulls = parse_state(br#"{"Id":"abc","State":null,"Config":{"Tty":null}}"#).expect("nulls decode");
         assert_eq!(nulls, bare);
         for body in [&br#"{"State":{"Status":"running"}}"#[..], b"", b"{", b"[]", br#"{"Id":7}"#] {

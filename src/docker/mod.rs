@@ -5,6 +5,7 @@
 //! from EXITED). Cloning is cheap and shares all of that.
 
 mod attach;
+mod cancelled;
 mod connect;
 mod container;
 mod errors;
@@ -16,7 +17,6 @@ mod prune;
 mod transport;
 pub(crate) mod wire;
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +24,7 @@ use std::time::Duration;
 use bollard::Docker;
 
 pub use attach::AttachSession;
+use cancelled::Cancelled;
 pub use logs::LogStream;
 
 use crate::engine::Engine;
@@ -81,7 +82,7 @@ struct Inner {
     /// Full IDs of containers stopped through StopContainer. Keyed by full ID, not by the name
     /// the caller used: a container started again under the same name gets a new ID, so its
     /// cancellation is forgotten by construction, and a stop by name matches a state by ID.
-    cancelled: Arc<Mutex<HashSet<String>>>,
+    cancelled: Arc<Mutex<Cancelled>>,
     prune_task: Option<tokio::task::AbortHandle>,
 }
 
@@ -109,7 +110,7 @@ impl DockerEngine {
         let version = docker.client_version();
         let api_version = format!("{}.{}", version.major_version, version.minor_version);
         let wire = Arc::new(wire::Wire::new(&host, &api_version, options.timeout));
-        let cancelled = Arc::new(Mutex::new(HashSet::new()));
+        let cancelled = Arc::new(Mutex::new(Cancelled::default()));
         let prune_task = options.prune.then(|| {
             prune::spawn(docker.clone(), options.prune_interval, options.timeout, cancelled.clone())
         });
@@ -167,7 +168,7 @@ impl DockerEngine {
         bounded(self.inner.timeout, what, call).await
     }
 
-    fn cancelled(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn cancelled(&self) -> std::sync::MutexGuard<'_, Cancelled> {
         // The set is always consistent between operations, so a poisoned lock is still usable.
         self.inner.cancelled.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -1,12 +1,13 @@
 //! The optional periodic prune: exited containers this library created, and nothing else.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
 use bollard::Docker;
 
+use super::cancelled::Cancelled;
 use super::errors::Subject;
 use super::{with_timeout, MANAGED_LABEL};
 use crate::error::Result;
@@ -16,7 +17,7 @@ pub(super) fn spawn(
     docker: Docker,
     interval: Duration,
     timeout: Duration,
-    cancelled: Arc<Mutex<HashSet<String>>>,
+    cancelled: Arc<Mutex<Cancelled>>,
 ) -> tokio::task::AbortHandle {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -35,7 +36,7 @@ pub(super) fn spawn(
 pub(crate) async fn prune_once(
     docker: &Docker,
     timeout: Duration,
-    cancelled: &Mutex<HashSet<String>>,
+    cancelled: &Mutex<Cancelled>,
 ) -> Result<usize> {
     let filters = HashMap::from([
         ("status".to_owned(), vec!["exited".to_owned()]),
@@ -50,7 +51,7 @@ pub(crate) async fn prune_once(
             .await
             .is_ok()
         {
-            cancelled.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            cancelled.lock().unwrap_or_else(|p| p.into_inner()).forget_id(&id);
             removed += 1;
         }
     }
