@@ -3,7 +3,7 @@
 //! pass delivered (see [`super::resume`]). Payload bytes are copied once, straight into the
 //! reader's buffer. The blocking reader and the async stream both feed it.
 
-use super::resume::{parse_stamp, NextPass, Resume, MAX_STAMP};
+use super::resume::{parse_stamp, NextPass, Query, Resume, Verdict, MAX_STAMP};
 use crate::docker::wire::{BodyDecoder, BodyKind, Step};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -28,16 +28,20 @@ pub(crate) struct LogDecoder {
     frame: Frame,
     /// `None` for a TTY container, whose stream cannot be cut into frames to resume at.
     resume: Option<Resume>,
+    /// The current answer does not begin with the frames delivered already (see
+    /// [`Verdict::Misaligned`]); nothing more is decoded from it.
+    misaligned: bool,
 }
 
 impl LogDecoder {
-    /// A decoder for the answer to a logs request made with `timestamps=1` (framed) or, for a
-    /// container with a TTY, without (raw).
-    pub(crate) fn new(body: BodyKind, tty: bool) -> Self {
+    /// A decoder for the answer to a logs request of a container with or without a TTY (then
+    /// the stream is raw), with or without repair (then the request asks for timestamps).
+    pub(crate) fn new(body: BodyKind, tty: bool, repair: bool) -> Self {
         LogDecoder {
             body: BodyDecoder::new(body),
             frame: if tty { Frame::Raw } else { NEW_HEADER },
-            resume: (!tty).then(Resume::default),
+            resume: (repair && !tty).then(Resume::default),
+            misaligned: false,
         }
     }
 
@@ -51,7 +55,7 @@ impl LogDecoder {
     /// is complete.
     pub(crate) fn decode(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize)> {
         let (mut used, mut written) = (0, 0);
-        while written < out.len() {
+        while written < out.len() && !self.misaligned {
             match self.body.step(&input[used..])? {
                 Step::Done | Step::NeedMore => break,
                 Step::Framing(n) => used += n,
@@ -89,6 +93,22 @@ impl LogDecoder {
             Some(resume) => resume.next_pass(),
             None => NextPass::Complete,
         })
+    }
+
+    /// Whether the current answer must be abandoned and the pass asked again with
+    /// [`LogDecoder::realign`].
+    pub(crate) fn misaligned(&self) -> bool {
+        self.misaligned
+    }
+
+    /// After [`LogDecoder::misaligned`]: the query of the pass to ask for on a new connection, or
+    /// an error when the log no longer begins with what was delivered.
+    pub(crate) fn realign(&mut self) -> Result<Query> {
+        self.misaligned = false;
+        self.resume
+            .as_mut()
+            .and_then(Resume::realign)
+            .ok_or_else(|| bad_stream("the container's log changed while it was read again: its end cannot be told"))
     }
 
     /// The answer to the request of the next pass begins.
@@ -142,8 +162,12 @@ impl LogDecoder {
                     if space.is_some() {
                         let stamp = parse_stamp(&have[..*len])
                             .ok_or_else(|| bad_stream("a log frame does not start with a timestamp"))?;
-                        let deliver = self.resume.as_mut().map_or(true, |r| r.frame(stamp));
-                        let left = *left;
+                        let verdict = self.resume.as_mut().map_or(Verdict::Deliver, |r| r.frame(stamp));
+                        if verdict == Verdict::Misaligned {
+                            self.misaligned = true;
+                            return Ok((i, n));
+                        }
+                        let (left, deliver) = (*left, verdict == Verdict::Deliver);
                         self.frame = if left == 0 { NEW_HEADER } else { Frame::Payload { left, deliver } };
                     } else if *left == 0 {
                         return Err(bad_stream("a log frame does not start with a timestamp"));
@@ -231,10 +255,10 @@ mod tests {
         for chunk in [1, 3, 7, 64] {
             for feed in [1, 2, 5, 1000] {
                 for out in [1, 2, 4096] {
-                    let mut decoder = LogDecoder::new(BodyKind::Chunked, false);
+                    let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
                     let got = decode_all(&mut decoder, &chunked(&frames, chunk), feed, out).unwrap();
                     assert_eq!(got, b"a\nb\nno newline", "chunk {chunk} feed {feed} out {out}");
-                    assert!(matches!(decoder.finish_pass().unwrap(), NextPass::Replay(Some(_))));
+                    assert!(matches!(decoder.finish_pass().unwrap(), NextPass::Replay(_)));
                 }
             }
         }
@@ -248,24 +272,45 @@ mod tests {
             frame(1, "2026-11-28T00:01:54.000000002Z", b"three\n"),
             frame(1, "2026-11-28T00:01:54.000000003Z", b"four\n"),
         ];
-        let mut decoder = LogDecoder::new(BodyKind::Chunked, false);
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
         // The engine cut the first pass after "two".
         let first = decode_all(&mut decoder, &chunked(&all[..2].concat(), 5), 3, 8).unwrap();
         assert_eq!(first, b"one\ntwo\n");
-        let NextPass::Replay(Some(since)) = decoder.finish_pass().unwrap() else { panic!("a replay is due") };
-        assert_eq!(since, "1795824113.990000002");
+        let NextPass::Replay(query) = decoder.finish_pass().unwrap() else { panic!("a replay is due") };
+        assert_eq!(query.parameters(), "&since=1795824113.990000002&tail=1026");
         decoder.begin_pass(BodyKind::Chunked);
         let second = decode_all(&mut decoder, &chunked(&all.concat(), 9), 4, 8).unwrap();
         assert_eq!(second, b"three\nfour\n");
-        assert!(matches!(decoder.finish_pass().unwrap(), NextPass::Replay(Some(_))));
+        assert!(matches!(decoder.finish_pass().unwrap(), NextPass::Replay(_)));
         decoder.begin_pass(BodyKind::Chunked);
         assert_eq!(decode_all(&mut decoder, &chunked(&all.concat(), 9), 4, 8).unwrap(), b"");
         assert_eq!(decoder.finish_pass().unwrap(), NextPass::Complete);
     }
 
     #[test]
+    fn an_answer_that_starts_after_the_delivered_frames_is_abandoned_and_asked_again() {
+        let all = [
+            frame(1, "2026-11-28T00:01:54.000000001Z", b"one\n"),
+            frame(1, "2026-11-28T00:01:54.000000002Z", b"two\n"),
+            frame(1, "2026-11-28T00:01:54.000000003Z", b"three\n"),
+        ];
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
+        assert_eq!(decode_all(&mut decoder, &chunked(&all[..2].concat(), 64), 64, 64).unwrap(), b"one\ntwo\n");
+        assert!(matches!(decoder.finish_pass().unwrap(), NextPass::Replay(_)));
+        // The tail answer holds only "three": it does not begin with what was delivered.
+        decoder.begin_pass(BodyKind::Chunked);
+        let mut out = [0u8; 64];
+        let (_, n) = decoder.decode(&chunked(&all[2], 64), &mut out).unwrap();
+        assert_eq!(n, 0, "nothing of a misaligned answer is delivered");
+        assert!(decoder.misaligned());
+        assert_eq!(decoder.realign().unwrap().parameters(), "&since=1795824113.990000002");
+        decoder.begin_pass(BodyKind::Chunked);
+        assert_eq!(decode_all(&mut decoder, &chunked(&all.concat(), 64), 64, 64).unwrap(), b"three\n");
+    }
+
+    #[test]
     fn tty_streams_pass_through_and_need_no_replay() {
-        let mut decoder = LogDecoder::new(BodyKind::Chunked, true);
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, true, true);
         let raw = b"\x01\x00\x00\x00raw tty bytes";
         assert_eq!(decode_all(&mut decoder, &chunked(raw, 4), 3, 5).unwrap(), raw);
         assert_eq!(decoder.finish_pass().unwrap(), NextPass::Complete);
@@ -275,19 +320,19 @@ mod tests {
     fn malformed_streams_are_errors() {
         let mut no_stamp = vec![1, 0, 0, 0, 0, 0, 0, 3];
         no_stamp.extend_from_slice(b"abc");
-        let mut decoder = LogDecoder::new(BodyKind::Chunked, false);
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
         assert!(decode_all(&mut decoder, &chunked(&no_stamp, 100), 100, 100).is_err());
 
         let long = frame(1, &"9".repeat(100), b"x");
-        let mut decoder = LogDecoder::new(BodyKind::Chunked, false);
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
         assert!(decode_all(&mut decoder, &chunked(&long, 100), 100, 100).is_err());
 
         let cut = &frame(1, "2026-11-28T00:01:54.000000001Z", b"payload")[..20];
-        let mut decoder = LogDecoder::new(BodyKind::Chunked, false);
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
         decode_all(&mut decoder, &chunked(cut, 100), 100, 100).unwrap();
         assert!(decoder.finish_pass().is_err(), "ended inside a frame");
 
-        let mut decoder = LogDecoder::new(BodyKind::Chunked, false);
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
         let err = decode_all(&mut decoder, b"5\r\nab", 100, 100).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Connection, "a cut answer is a broken connection");
     }

@@ -27,20 +27,27 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::GetLogsRequest;
 use crate::validate;
 use frames::LogDecoder;
-use resume::NextPass;
+use resume::{NextPass, Query};
 
-/// The request path of a container's logs, after the API version. `since` is set for the
-/// passes after the first.
-fn logs_path(full_id: &str, timestamps: bool, since: Option<&str>) -> String {
+/// The request path of a container's logs, after the API version. `pass` is set for the passes
+/// after the first.
+fn logs_path(full_id: &str, timestamps: bool, pass: Option<&Query>) -> String {
     let mut path = format!("/containers/{full_id}/logs?follow=1&stdout=1&stderr=1");
     if timestamps {
         path.push_str("&timestamps=1");
     }
-    if let Some(since) = since {
-        path.push_str("&since=");
-        path.push_str(since);
+    if let Some(pass) = pass {
+        path.push_str(&pass.parameters());
     }
     path
+}
+
+/// Whether a log stream must be checked for a cut end (see [`resume`]). The engine cuts only
+/// follow streams of containers that stop while followed; the log of a container that has
+/// already exited is read from the file to its end, and needs neither the timestamps (which cost
+/// the engine about a fifth more time for 1 KiB lines) nor the extra request.
+fn needs_repair(status: Option<&str>) -> bool {
+    !matches!(status, Some("exited" | "dead"))
 }
 
 /// A container's stdout and stderr, merged in the engine's order, followed until the container
@@ -85,9 +92,10 @@ impl DockerEngine {
         validate::container_id("id", &req.id)?;
         // The full ID pins the stream to the container just inspected, even if the name is
         // reused meanwhile.
-        let InspectedState { id: full_id, tty, .. } = self.inspect_state(&req.id).await?;
+        let InspectedState { id: full_id, tty, status, .. } = self.inspect_state(&req.id).await?;
+        let repair = needs_repair(status.as_deref());
         let wire = self.inner.wire.clone();
-        let request = wire.request_text(&logs_path(&full_id, !tty, None));
+        let request = wire.request_text(&logs_path(&full_id, repair && !tty, None));
         let opened = open(wire.clone(), None, request, false).await?;
         let Some(Opened { connection, buffer, head }) = opened else {
             return Err(Error::new(ErrorKind::Internal, "logs: the first request cannot end the stream"));
@@ -96,7 +104,7 @@ impl DockerEngine {
             connection: Some(connection),
             buffer,
             out: vec![0; ITEM].into_boxed_slice(),
-            decoder: LogDecoder::new(head.body, tty),
+            decoder: LogDecoder::new(head.body, tty, repair),
             full_id,
             wire,
             reusable: !head.close,
@@ -180,6 +188,18 @@ impl Stream for LogStream {
                     if n > 0 {
                         return Poll::Ready(Some(Ok(Bytes::copy_from_slice(&this.out[..n]))));
                     }
+                    if this.decoder.misaligned() {
+                        // The rest of this answer is not wanted: a new connection asks again.
+                        let query = match this.decoder.realign() {
+                            Ok(query) => query,
+                            Err(e) => return this.fail(e.context("logs")),
+                        };
+                        let path = logs_path(&this.full_id, this.decoder.wants_timestamps(), Some(&query));
+                        this.connection = None;
+                        let next = open(this.wire.clone(), None, this.wire.request_text(&path), true);
+                        this.state = State::Replaying(Box::pin(next));
+                        continue;
+                    }
                     if this.decoder.body_done() {
                         match this.decoder.finish_pass() {
                             Err(e) => return this.fail(e.context("logs")),
@@ -187,8 +207,8 @@ impl Stream for LogStream {
                                 this.state = State::Finished;
                                 this.connection = None;
                             }
-                            Ok(NextPass::Replay(since)) => {
-                                let path = logs_path(&this.full_id, this.decoder.wants_timestamps(), since.as_deref());
+                            Ok(NextPass::Replay(query)) => {
+                                let path = logs_path(&this.full_id, this.decoder.wants_timestamps(), Some(&query));
                                 let request = this.wire.request_text(&path);
                                 let reuse = this.connection.take().filter(|_| this.reusable);
                                 let next = open(this.wire.clone(), reuse, request, true);

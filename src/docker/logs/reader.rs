@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::frames::LogDecoder;
-use super::logs_path;
-use super::resume::NextPass;
+use super::{logs_path, needs_repair};
+use super::resume::{NextPass, Query};
 use crate::docker::errors::Subject;
 use crate::docker::inspect::{parse_state, InspectedState};
 use crate::docker::wire::{Conn, Sock, Wire};
@@ -67,14 +67,15 @@ impl BlockingLogs {
     /// stream to it) and opens its log stream.
     pub(crate) fn open(wire: Arc<Wire>, id: &str) -> Result<Self> {
         let body = wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container)?;
-        let InspectedState { id: full_id, tty, .. } = parse_state(&body)?;
-        let (conn, head) = wire.open("logs", &logs_path(&full_id, !tty, None), Subject::Container)?;
+        let InspectedState { id: full_id, tty, status, .. } = parse_state(&body)?;
+        let repair = needs_repair(status.as_deref());
+        let (conn, head) = wire.open("logs", &logs_path(&full_id, repair && !tty, None), Subject::Container)?;
         let shutdown = Arc::new(Shutdown::default());
         shutdown.watch(&conn);
         Ok(BlockingLogs {
             wire,
             conn,
-            decoder: LogDecoder::new(head.body, tty),
+            decoder: LogDecoder::new(head.body, tty, repair),
             full_id,
             reusable: !head.close,
             shutdown,
@@ -94,11 +95,20 @@ impl BlockingLogs {
             if n > 0 {
                 return Ok(Some(n));
             }
+            if self.decoder.misaligned() {
+                // The rest of this answer is not wanted: a new connection asks again.
+                let query = self.decoder.realign().map_err(|e| e.context("logs"))?;
+                self.reusable = false;
+                if !self.next_pass(&query)? {
+                    return Ok(Some(0));
+                }
+                continue;
+            }
             if self.decoder.body_done() {
                 match self.decoder.finish_pass().map_err(|e| e.context("logs"))? {
                     NextPass::Complete => return Ok(Some(0)),
-                    NextPass::Replay(since) => {
-                        if !self.next_pass(since.as_deref())? {
+                    NextPass::Replay(query) => {
+                        if !self.next_pass(&query)? {
                             return Ok(Some(0));
                         }
                         continue;
@@ -118,8 +128,8 @@ impl BlockingLogs {
 
     /// Requests the next pass (see `resume`); false when the container is gone (404), which
     /// ends the stream as the engine's own end would.
-    fn next_pass(&mut self, since: Option<&str>) -> Result<bool> {
-        let path = logs_path(&self.full_id, self.decoder.wants_timestamps(), since);
+    fn next_pass(&mut self, query: &Query) -> Result<bool> {
+        let path = logs_path(&self.full_id, self.decoder.wants_timestamps(), Some(query));
         let on_same = if self.reusable {
             Some(self.wire.send_on(&mut self.conn, "logs", &path, Subject::Container))
         } else {
