@@ -67,9 +67,24 @@ impl BlockingEngine {
     /// Made on the calling thread over the engine's blocking client: no runtime worker is
     /// involved (through one, each call cost several thread wake-ups: benches/analysis.md).
     pub fn get_state(&self, request: GetStateRequest) -> Result<GetStateResponse> {
+        self.state(request, None)
+    }
+
+    /// [`BlockingEngine::get_state`] that runs `check` every 100 ms while the engine has not
+    /// answered; its error abandons the call. For a caller that must react to signals (Python's
+    /// Ctrl-C) while it waits.
+    pub fn get_state_checked(
+        &self,
+        request: GetStateRequest,
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<GetStateResponse> {
+        self.state(request, Some(check))
+    }
+
+    fn state(&self, request: GetStateRequest, check: crate::docker::wire::Check<'_>) -> Result<GetStateResponse> {
         runtime::check_same_process(self.pid)?;
         validate::container_id("id", &request.id)?;
-        let inspected = self.engine.inspect_state_blocking(&request.id)?;
+        let inspected = self.engine.inspect_state_blocking(&request.id, check)?;
         Ok(self.engine.state_from_inspect(&inspected))
     }
 

@@ -10,6 +10,7 @@
 use serde::Deserialize;
 
 use super::errors::Subject;
+use super::wire::Check;
 use super::DockerEngine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{ContainerState, GetStateResponse};
@@ -83,8 +84,9 @@ pub(crate) fn state_of(status: Option<&str>, exit_code: i64, cancelled: bool) ->
 impl DockerEngine {
     /// [`DockerEngine::inspect_state`] made on the calling thread over the blocking client
     /// (see `wire`): for the blocking face, whose calls then involve no other thread.
-    pub(crate) fn inspect_state_blocking(&self, id: &str) -> Result<InspectedState> {
-        let body = self.inner.wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container);
+    pub(crate) fn inspect_state_blocking(&self, id: &str, check: Check<'_>) -> Result<InspectedState> {
+        let path = format!("/containers/{id}/json");
+        let body = self.inner.wire.get_checked("container inspect", &path, Subject::Container, check);
         parse_state(&self.forget_if_gone(id, body)?)
     }
 

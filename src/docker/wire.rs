@@ -400,7 +400,7 @@ impl Conn {
     /// Sends `request` and reads the answer's head, both within `deadline`. The bytes after the
     /// head stay unread. `Fresh(false)` errors (see [`Failure`]) may be retried on a new
     /// connection: nothing of the answer had arrived.
-    fn exchange(&mut self, request: &[u8], deadline: Instant) -> std::result::Result<Head, Failure> {
+    fn exchange(&mut self, request: &[u8], deadline: Instant, check: &mut Check<'_>) -> std::result::Result<Head, Failure> {
         self.set_deadline(deadline).map_err(Failure::Before)?;
         (&*self.sock).write_all(request).map_err(Failure::Before)?;
         loop {
@@ -413,6 +413,7 @@ impl Conn {
                 Err(e) => return Err(Failure::Answer(e)),
             }
             let got_nothing = self.unread().is_empty();
+            self.wait(deadline, check)?;
             self.set_deadline(deadline).map_err(Failure::During)?;
             match self.fill() {
                 Ok(0) if got_nothing => return Err(Failure::Before(io::ErrorKind::UnexpectedEof.into())),
@@ -425,7 +426,7 @@ impl Conn {
     }
 
     /// Reads a whole (bounded) body within `deadline`.
-    fn read_body(&mut self, head: &Head, deadline: Instant) -> std::result::Result<Vec<u8>, Failure> {
+    fn read_body(&mut self, head: &Head, deadline: Instant, check: &mut Check<'_>) -> std::result::Result<Vec<u8>, Failure> {
         let mut body = Vec::new();
         let mut decoder = BodyDecoder::new(head.body);
         loop {
@@ -441,12 +442,27 @@ impl Conn {
                     decoder.advance(n);
                 }
                 Step::NeedMore => {
+                    self.wait(deadline, check)?;
                     self.set_deadline(deadline).map_err(Failure::During)?;
                     if self.fill().map_err(Failure::During)? == 0 {
                         decoder.at_eof().map_err(Failure::Answer)?;
                     }
                 }
             }
+        }
+    }
+
+    /// With a `check`, waits for the answer in slices of [`CHECK_SLICE`] and runs the check
+    /// between them (a Python caller's signal handlers); its error ends the request. Without
+    /// one, nothing: the read itself blocks.
+    fn wait(&self, deadline: Instant, check: &mut Check<'_>) -> std::result::Result<(), Failure> {
+        let Some(check) = check else { return Ok(()) };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.readable_within(left.min(CHECK_SLICE)).map_err(Failure::During)? {
+                return Ok(());
+            }
+            check().map_err(Failure::Answer)?;
         }
     }
 
@@ -463,6 +479,12 @@ impl Conn {
         self.sock.set_timeouts(None)
     }
 }
+
+/// Called between slices of a wait for the engine's answer; an error abandons the request.
+pub(crate) type Check<'a> = Option<&'a mut dyn FnMut() -> Result<()>>;
+
+/// How long a wait with a [`Check`] lasts between two checks.
+const CHECK_SLICE: Duration = Duration::from_millis(100);
 
 /// Why a request failed, and whether it may be retried.
 enum Failure {
@@ -521,6 +543,17 @@ impl Wire {
     /// A GET whose answer must be 200: its body. Other answers are errors mapped by status
     /// about `subject`. `what` names the call in errors ("container inspect").
     pub(crate) fn get(&self, what: &str, path_and_query: &str, subject: Subject) -> Result<Vec<u8>> {
+        self.get_checked(what, path_and_query, subject, None)
+    }
+
+    /// [`Wire::get`], running `check` every 100 ms while the engine has not answered.
+    pub(crate) fn get_checked(
+        &self,
+        what: &str,
+        path_and_query: &str,
+        subject: Subject,
+        mut check: Check<'_>,
+    ) -> Result<Vec<u8>> {
         let deadline = Instant::now() + self.timeout;
         let request = self.request_text(path_and_query);
         // A pooled connection may have been closed by the engine while idle; that shows as a
@@ -530,14 +563,14 @@ impl Wire {
             Some(conn) => (conn, true),
             None => (self.connect(what)?, false),
         };
-        let outcome = match conn.exchange(request.as_bytes(), deadline) {
+        let outcome = match conn.exchange(request.as_bytes(), deadline, &mut check) {
             Err(Failure::Before(_)) if reused => {
                 conn = self.connect(what)?;
-                conn.exchange(request.as_bytes(), deadline)
+                conn.exchange(request.as_bytes(), deadline, &mut check)
             }
             other => other,
         }
-        .and_then(|head| conn.read_body(&head, deadline).map(|body| (head, body)));
+        .and_then(|head| conn.read_body(&head, deadline, &mut check).map(|body| (head, body)));
         let (head, body) = outcome.map_err(|f| self.failure(what, f))?;
         if !head.close {
             let mut idle = self.idle();
@@ -564,9 +597,9 @@ impl Wire {
     pub(crate) fn send_on(&self, conn: &mut Conn, what: &str, path_and_query: &str, subject: Subject) -> Result<Head> {
         let deadline = Instant::now() + self.timeout;
         let request = self.request_text(path_and_query);
-        let head = conn.exchange(request.as_bytes(), deadline).map_err(|f| self.failure(what, f))?;
+        let head = conn.exchange(request.as_bytes(), deadline, &mut None).map_err(|f| self.failure(what, f))?;
         if head.status != 200 {
-            let body = conn.read_body(&head, deadline).map_err(|f| self.failure(what, f))?;
+            let body = conn.read_body(&head, deadline, &mut None).map_err(|f| self.failure(what, f))?;
             return Err(from_answer(head.status, &body, subject));
         }
         conn.clear_deadline().map_err(|e| self.failure(what, Failure::During(e)))?;

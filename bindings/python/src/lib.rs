@@ -301,8 +301,22 @@ impl Engine {
     /// `(state, exit_code)`, the state as the seed's string ("EXITED", ...).
     fn get_state(&self, py: Python<'_>, id: String) -> PyResult<(&'static str, i64)> {
         let engine = self.engine(py)?;
-        let response = run_interruptible(py, engine.engine().get_state(GetStateRequest { id }))?
-            .or_raise(py)?;
+        // On this thread, with the GIL released: no runtime worker, no helper thread (a GetState
+        // is a few hundred microseconds). While the engine has not answered, signal handlers run
+        // every 100 ms; one that raises (KeyboardInterrupt) abandons the call.
+        let mut raised: Option<PyErr> = None;
+        let response = py.detach(|| {
+            engine.get_state_checked(GetStateRequest { id }, &mut || {
+                Python::attach(|py| py.check_signals()).map_err(|e| {
+                    raised = Some(e);
+                    Error::new(ErrorKind::InvalidState, "interrupted")
+                })
+            })
+        });
+        if let Some(e) = raised {
+            return Err(e);
+        }
+        let response = response.or_raise(py)?;
         Ok((response.state.as_str(), response.exit_code))
     }
 
