@@ -346,11 +346,17 @@ pub(crate) struct Conn {
     /// Shared with whoever may need to shut the connection down from another thread.
     pub sock: Arc<Sock>,
     pub buffer: ReadBuffer,
+    /// The socket's current send/receive timeout, to skip setting it again when it is already
+    /// right (two system calls per read otherwise, on a GetState that takes two in all).
+    timeout_set: Option<Duration>,
 }
+
+/// How much later than its deadline a read may end, rather than set the socket's timeout again.
+const DEADLINE_SLACK: Duration = Duration::from_millis(50);
 
 impl Conn {
     fn new(sock: Sock) -> Self {
-        Conn { sock: Arc::new(sock), buffer: ReadBuffer::new() }
+        Conn { sock: Arc::new(sock), buffer: ReadBuffer::new(), timeout_set: None }
     }
 
     pub(crate) fn unread(&self) -> &[u8] {
@@ -364,7 +370,7 @@ impl Conn {
     /// One `read(2)` into the buffer, keeping the unread bytes. `Ok(0)`: the engine closed the
     /// connection.
     pub(crate) fn fill(&mut self) -> io::Result<usize> {
-        let Conn { sock, buffer } = self;
+        let Conn { sock, buffer, .. } = self;
         let spare = buffer.spare();
         if spare.is_empty() {
             return Err(buffer_full());
@@ -466,16 +472,29 @@ impl Conn {
         }
     }
 
-    fn set_deadline(&self, deadline: Instant) -> io::Result<()> {
+    fn set_deadline(&mut self, deadline: Instant) -> io::Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        self.sock.set_timeouts(Some(left))
+        // A timeout shorter than what is left would fail early; one a little longer lets a read
+        // end at most DEADLINE_SLACK late. The first read of a request on a kept connection
+        // finds the timeout of the request before it, which is the same engine timeout.
+        if self.timeout_set.is_some_and(|t| t >= left && t <= left + DEADLINE_SLACK) {
+            return Ok(());
+        }
+        // Set a little above what is left, so that the next requests' first reads (whose time
+        // left is the whole engine timeout again) find it right.
+        let limit = left + DEADLINE_SLACK / 2;
+        self.timeout_set = None;
+        self.sock.set_timeouts(Some(limit))?;
+        self.timeout_set = Some(limit);
+        Ok(())
     }
 
     /// Streams are not bounded by the request timeout once their head has arrived.
-    pub(crate) fn clear_deadline(&self) -> io::Result<()> {
+    pub(crate) fn clear_deadline(&mut self) -> io::Result<()> {
+        self.timeout_set = None;
         self.sock.set_timeouts(None)
     }
 }
