@@ -93,7 +93,9 @@ impl BlockingEngine {
     pub fn get_logs(&self, request: GetLogsRequest) -> Result<LogReader> {
         runtime::check_same_process(self.pid)?;
         validate::container_id("id", &request.id)?;
-        let logs = BlockingLogs::open(self.engine.wire().clone(), &request.id)?;
+        // Looked up first: an unknown or ambiguous ID fails here, not at the first read.
+        let inspected = self.engine.inspect_state_blocking(&request.id, None)?;
+        let logs = BlockingLogs::open(self.engine.wire().clone(), inspected)?;
         Ok(LogReader::new(logs, self.pid))
     }
 

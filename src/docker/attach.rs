@@ -56,7 +56,7 @@ impl DockerEngine {
             .request(Subject::Exec, "exec create", self.docker().create_exec(&req.id, config))
             .await
             .map_err(|e| not_running_is_said(e, &req.id))?;
-        let hijacked = hijack::start_exec(&self.inner.host, self.api_version(), &exec.id, self.timeout())
+        let hijacked = hijack::start_exec(self.inner.wire.host(), self.api_version(), &exec.id, self.timeout())
             .await
             .map_err(|e| not_running_is_said(e, &req.id))?;
         let (socket, bridge) = match hijacked {
@@ -79,7 +79,7 @@ impl DockerEngine {
 /// Connects a TCP engine's `connection` to one end of a new socketpair and returns the other
 /// end, with the task that copies between them.
 fn bridge_to_socketpair(
-    mut engine_side: Box<dyn hijack::Connection>,
+    mut engine_side: Box<dyn super::wire::AsyncConnection>,
     early_output: Vec<u8>,
 ) -> Result<(StdUnixStream, tokio::task::AbortHandle)> {
     let (user_end, our_end) = StdUnixStream::pair().map_err(socket_error)?;

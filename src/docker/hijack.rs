@@ -13,14 +13,11 @@
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::errors::{answer_message, from_status, Subject};
+use super::errors::{from_answer, Subject};
+use super::wire::{self, AsyncConnection, BodyKind, Head, MAX_HEAD};
 use crate::error::{Error, ErrorKind, Result};
-
-/// A connection to the engine, over a Unix socket or TCP.
-pub(crate) trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 
 /// The connection of a started exec, taken over after the response head.
 pub(crate) enum Hijacked {
@@ -28,11 +25,8 @@ pub(crate) enum Hijacked {
     /// at the process's first output byte.
     Direct(std::os::unix::net::UnixStream),
     /// A TCP engine's connection, and the first output bytes that arrived with the head.
-    Bridged { connection: Box<dyn Connection>, early_output: Vec<u8> },
+    Bridged { connection: Box<dyn AsyncConnection>, early_output: Vec<u8> },
 }
-
-/// Longest response head accepted; an engine's is a few hundred bytes.
-const MAX_HEAD: usize = 64 * 1024;
 
 /// Starts exec `exec_id` (TTY, attached) on the engine at `host` with API `version` ("1.41").
 pub(crate) async fn start_exec(host: &str, version: &str, exec_id: &str, timeout: Duration) -> Result<Hijacked> {
@@ -47,9 +41,8 @@ pub(crate) async fn start_exec(host: &str, version: &str, exec_id: &str, timeout
         if let Some(path) = host.strip_prefix("unix://") {
             let mut stream = tokio::net::UnixStream::connect(path).await.map_err(io_error)?;
             stream.write_all(request.as_bytes()).await.map_err(io_error)?;
-            let head = read_head_exactly(&mut stream).await?;
-            let status = status_of(&head)?;
-            if is_upgraded(status) {
+            let head = parse(&read_head_exactly(&mut stream).await?)?.0;
+            if is_upgraded(head.status) {
                 // Out of the runtime (deregistered from its reactor) and blocking, as the
                 // caller's descriptor promises.
                 let stream = stream.into_std().map_err(io_error)?;
@@ -60,21 +53,19 @@ pub(crate) async fn start_exec(host: &str, version: &str, exec_id: &str, timeout
             // read takes it, as on TCP; none when the head says there is no body, since the
             // engine may keep the connection open and the read would wait for the timeout.
             let mut body = vec![0u8; 4096];
-            let n = match content_length(&head) {
-                Some(0) => 0,
+            let n = match head.body {
+                BodyKind::Length(0) => 0,
                 _ => stream.read(&mut body).await.map_err(io_error)?,
             };
-            return Err(error_answer(status, &body[..n]));
+            return Err(error_answer(head.status, &body[..n]));
         }
-        let mut connection = connect_tcp(host).await?;
+        let mut connection = wire::connect_async(host).await.map_err(io_error)?;
         connection.write_all(request.as_bytes()).await.map_err(io_error)?;
-        let (head_len, mut bytes) = read_head(&mut connection).await?;
-        let status = status_of(&bytes[..head_len])?;
-        if is_upgraded(status) {
-            let early_output = bytes.split_off(head_len);
-            return Ok(Hijacked::Bridged { connection, early_output });
+        let (head, bytes) = read_head(&mut connection).await?;
+        if is_upgraded(head.status) {
+            return Ok(Hijacked::Bridged { connection, early_output: bytes });
         }
-        Err(error_answer(status, &bytes[head_len..]))
+        Err(error_answer(head.status, &bytes))
     };
     match tokio::time::timeout(timeout, start).await {
         Ok(result) => result,
@@ -101,7 +92,7 @@ async fn read_head_exactly(stream: &mut tokio::net::UnixStream) -> Result<Vec<u8
         let before = head.len();
         let from = before.saturating_sub(3);
         head.extend_from_slice(&peeked[..n]);
-        let end = find(&head[from..], b"\r\n\r\n").map(|i| from + i + 4);
+        let end = wire::find(&head[from..], b"\r\n\r\n").map(|i| from + i + 4);
         // The head did not end before this peek, so `end` lies past `before`.
         let take = end.map_or(n, |end| end - before);
         head.truncate(before + take);
@@ -134,24 +125,13 @@ async fn peek(stream: &tokio::net::UnixStream, buf: &mut [u8]) -> std::io::Resul
     }
 }
 
-async fn connect_tcp(host: &str) -> Result<Box<dyn Connection>> {
-    let address = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("http://")).unwrap_or(host);
-    let stream = tokio::net::TcpStream::connect(address.trim_end_matches('/')).await.map_err(io_error)?;
-    stream.set_nodelay(true).map_err(io_error)?;
-    Ok(Box::new(stream))
-}
-
-/// Reads up to the end of the response head; returns the head's length and every byte read so
-/// far (the head and whatever followed it).
-async fn read_head(connection: &mut Box<dyn Connection>) -> Result<(usize, Vec<u8>)> {
+/// Reads up to the end of the response head; returns the head and the bytes that followed it.
+async fn read_head(connection: &mut Box<dyn AsyncConnection>) -> Result<(Head, Vec<u8>)> {
     let mut bytes = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = find(&bytes, b"\r\n\r\n") {
-            return Ok((end + 4, bytes));
-        }
-        if bytes.len() > MAX_HEAD {
-            return Err(no_end_of_head());
+        if let Some((head, len)) = wire::parse_head(&bytes).map_err(|e| e.context("exec start"))? {
+            return Ok((head, bytes.split_off(len)));
         }
         let n = connection.read(&mut chunk).await.map_err(io_error)?;
         if n == 0 {
@@ -161,22 +141,9 @@ async fn read_head(connection: &mut Box<dyn Connection>) -> Result<(usize, Vec<u
     }
 }
 
-/// The status code of a response head.
-fn status_of(head: &[u8]) -> Result<u16> {
-    let text = String::from_utf8_lossy(head);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| Error::new(ErrorKind::Engine, format!("exec start: malformed answer {:?}", text.trim_end())))
-}
-
-/// The `Content-Length` of a response head, if it has one.
-fn content_length(head: &[u8]) -> Option<usize> {
-    let text = String::from_utf8_lossy(head);
-    text.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
-    })
+/// A whole response head, parsed (what `read_head_exactly` returns always is one).
+fn parse(head: &[u8]) -> Result<(Head, usize)> {
+    wire::parse_head(head).map_err(|e| e.context("exec start"))?.ok_or_else(no_end_of_head)
 }
 
 fn closed_early() -> Error {
@@ -191,11 +158,7 @@ fn no_end_of_head() -> Error {
 /// engine sends small errors in one piece). Mapped as every other exec request's error: 404 is
 /// an unknown container or exec, 409 a container that is not running.
 fn error_answer(status: u16, body: &[u8]) -> Error {
-    from_status(status, answer_message(body), Subject::Exec)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    from_answer(status, body, Subject::Exec)
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -238,9 +201,10 @@ mod tests {
     #[test]
     fn heads_give_their_status_and_body_length() {
         let head = b"HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\ncontent-length: 42\r\n\r\n";
-        assert_eq!(status_of(head).expect("a status line"), 409);
-        assert_eq!(content_length(head), Some(42));
-        assert_eq!(content_length(b"HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\n"), None);
-        assert_eq!(status_of(b"garbage").expect_err("no status").kind(), ErrorKind::Engine);
+        let (parsed, _) = parse(head).expect("a head");
+        assert_eq!((parsed.status, parsed.body), (409, BodyKind::Length(42)));
+        let (upgraded, _) = parse(b"HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\n").expect("a head");
+        assert_eq!((upgraded.status, upgraded.body), (101, BodyKind::Length(0)), "an upgrade has no body to read");
+        assert_eq!(parse(b"garbage\r\n\r\n").expect_err("no status").kind(), ErrorKind::Engine);
     }
 }

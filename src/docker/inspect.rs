@@ -86,7 +86,7 @@ impl DockerEngine {
     /// (see `wire`): for the blocking face, whose calls then involve no other thread.
     pub(crate) fn inspect_state_blocking(&self, id: &str, check: Check<'_>) -> Result<InspectedState> {
         let path = format!("/containers/{id}/json");
-        let body = self.inner.wire.get_checked("container inspect", &path, Subject::Container, check);
+        let body = self.inner.wire.get("container inspect", &path, Subject::Container, check);
         parse_state(&self.forget_if_gone(id, body)?)
     }
 

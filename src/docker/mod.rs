@@ -72,13 +72,10 @@ struct Inner {
     /// The pooled client bollard sends its requests on, for the requests made without bollard
     /// on the same connections (see `inspect`).
     transport: Transport,
-    /// The engine's address, for the connections made without the pool (see `hijack`).
-    host: String,
-    /// The API version negotiated at connect ("1.41"), for the requests made without bollard.
-    api_version: String,
-    /// The blocking client of the hot paths (see `wire`), for the blocking face.
+    /// The blocking client of the hot paths (see `wire`), for the blocking face. It also holds
+    /// the engine's address, the negotiated API version and the request timeout, which the
+    /// requests made without bollard use.
     wire: Arc<wire::Wire>,
-    timeout: Duration,
     /// Full IDs of containers stopped through StopContainer. Keyed by full ID, not by the name
     /// the caller used: a container started again under the same name gets a new ID, so its
     /// cancellation is forgotten by construction, and a stop by name matches a state by ID.
@@ -118,10 +115,7 @@ impl DockerEngine {
             inner: Arc::new(Inner {
                 docker,
                 transport,
-                host,
-                api_version,
                 wire,
-                timeout: options.timeout,
                 cancelled,
                 prune_task,
             }),
@@ -130,13 +124,13 @@ impl DockerEngine {
 
     /// The request timeout this engine applies.
     pub fn timeout(&self) -> Duration {
-        self.inner.timeout
+        self.inner.wire.timeout()
     }
 
     /// Removes now what the periodic prune would: exited containers created by this library.
     /// Returns how many were removed.
     pub async fn prune(&self) -> Result<usize> {
-        prune::prune_once(&self.inner.docker, self.inner.timeout, &self.inner.cancelled).await
+        prune::prune_once(&self.inner.docker, self.timeout(), &self.inner.cancelled).await
     }
 
     /// The blocking client of this engine, for the blocking face's hot paths.
@@ -150,7 +144,7 @@ impl DockerEngine {
 
     /// The API version negotiated with the engine ("1.41").
     pub(crate) fn api_version(&self) -> &str {
-        &self.inner.api_version
+        self.inner.wire.api_version()
     }
 
     /// Runs one bollard request with the engine's timeout, translating its error.
@@ -160,12 +154,12 @@ impl DockerEngine {
         what: &str,
         call: impl Future<Output = Result<T, bollard::errors::Error>>,
     ) -> Result<T> {
-        with_timeout(self.inner.timeout, what, call, subject).await
+        with_timeout(self.timeout(), what, call, subject).await
     }
 
     /// Runs one request made without bollard with the engine's timeout.
     async fn bounded<T>(&self, what: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
-        bounded(self.inner.timeout, what, call).await
+        bounded(self.timeout(), what, call).await
     }
 
     fn cancelled(&self) -> std::sync::MutexGuard<'_, Cancelled> {

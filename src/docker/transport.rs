@@ -23,7 +23,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::Client;
 
-use super::errors::{answer_message, from_bollard, from_status, Subject};
+use super::errors::{from_answer, from_bollard, Subject};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long an unused pooled connection stays open: an idle engine does not hold connections on
@@ -119,7 +119,7 @@ impl Transport {
         if status.is_success() {
             Ok(body)
         } else {
-            Err(from_status(status.as_u16(), answer_message(&body), subject))
+            Err(from_answer(status.as_u16(), &body, subject))
         }
     }
 }

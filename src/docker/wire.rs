@@ -523,6 +523,8 @@ fn is_timeout(e: &io::Error) -> bool {
 /// The blocking client of one engine: its address, API version, timeout and idle connections.
 pub(crate) struct Wire {
     host: String,
+    /// "1.41"
+    api_version: String,
     /// "/v1.41"
     base: String,
     timeout: Duration,
@@ -531,7 +533,13 @@ pub(crate) struct Wire {
 
 impl Wire {
     pub(crate) fn new(host: &str, api_version: &str, timeout: Duration) -> Self {
-        Wire { host: host.to_owned(), base: format!("/v{api_version}"), timeout, idle: Mutex::new(Vec::new()) }
+        Wire {
+            host: host.to_owned(),
+            api_version: api_version.to_owned(),
+            base: format!("/v{api_version}"),
+            timeout,
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -540,6 +548,10 @@ impl Wire {
 
     pub(crate) fn host(&self) -> &str {
         &self.host
+    }
+
+    pub(crate) fn api_version(&self) -> &str {
+        &self.api_version
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Conn>> {
@@ -560,13 +572,9 @@ impl Wire {
     }
 
     /// A GET whose answer must be 200: its body. Other answers are errors mapped by status
-    /// about `subject`. `what` names the call in errors ("container inspect").
-    pub(crate) fn get(&self, what: &str, path_and_query: &str, subject: Subject) -> Result<Vec<u8>> {
-        self.get_checked(what, path_and_query, subject, None)
-    }
-
-    /// [`Wire::get`], running `check` every 100 ms while the engine has not answered.
-    pub(crate) fn get_checked(
+    /// about `subject`. `what` names the call in errors ("container inspect"). With a `check`, it
+    /// runs every 100 ms while the engine has not answered (see [`Check`]).
+    pub(crate) fn get(
         &self,
         what: &str,
         path_and_query: &str,

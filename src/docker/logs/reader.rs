@@ -12,7 +12,7 @@ use super::frames::LogDecoder;
 use super::{logs_path, needs_repair};
 use super::resume::{NextPass, Query};
 use crate::docker::errors::Subject;
-use crate::docker::inspect::{parse_state, InspectedState};
+use crate::docker::inspect::InspectedState;
 use crate::docker::wire::{Conn, Sock, Wire};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -63,11 +63,9 @@ impl Shutdown {
 }
 
 impl BlockingLogs {
-    /// Looks the container up (an unknown or ambiguous ID fails here, and the full ID pins the
-    /// stream to it) and opens its log stream.
-    pub(crate) fn open(wire: Arc<Wire>, id: &str) -> Result<Self> {
-        let body = wire.get("container inspect", &format!("/containers/{id}/json"), Subject::Container)?;
-        let InspectedState { id: full_id, tty, status, .. } = parse_state(&body)?;
+    /// Opens the log stream of the container `inspected` (its full ID pins the stream to it).
+    pub(crate) fn open(wire: Arc<Wire>, inspected: InspectedState) -> Result<Self> {
+        let InspectedState { id: full_id, tty, status, .. } = inspected;
         let repair = needs_repair(status.as_deref());
         let (conn, head) = wire.open("logs", &logs_path(&full_id, repair && !tty, None), Subject::Container)?;
         let shutdown = Arc::new(Shutdown::default());
