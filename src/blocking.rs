@@ -26,7 +26,7 @@ pub struct BlockingEngine {
 
 /// Drops `value` in the process that created it; leaks it in a forked child (see module docs).
 fn drop_in_owner<T>(owner: u32, value: &mut ManuallyDrop<T>) {
-    if owner == std::process::id() {
+    if owner == runtime::current_pid() {
         // SAFETY: called once, from Drop, and `value` is not used afterwards.
         unsafe { ManuallyDrop::drop(value) }
     }
@@ -43,7 +43,7 @@ impl BlockingEngine {
     pub fn connect(options: DockerOptions) -> Result<Self> {
         // connect() spawns the prune task, so it must run inside the private runtime.
         let engine = runtime::block_on(DockerEngine::connect(options))??;
-        Ok(BlockingEngine { engine: ManuallyDrop::new(engine), pid: std::process::id() })
+        Ok(BlockingEngine { engine: ManuallyDrop::new(engine), pid: runtime::current_pid() })
     }
 
     /// The async engine inside, for callers that run their own runtime.
@@ -248,7 +248,7 @@ impl Attachment {
     /// itself, which the child shares with the parent, and shutting it down there would end
     /// the parent's session too.
     pub fn close(&self) {
-        if self.pid == std::process::id() {
+        if self.pid == runtime::current_pid() {
             self.session.close();
         }
     }

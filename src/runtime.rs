@@ -7,7 +7,8 @@
 //! refused by [`check_same_process`], because their connections belong to the parent.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, Once};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -20,7 +21,7 @@ const WORKER_THREADS: usize = 2;
 
 /// The runtime for this process, built on first use (and again in a forked child).
 pub fn handle() -> Result<&'static tokio::runtime::Runtime> {
-    let pid = std::process::id();
+    let pid = current_pid();
     // A panic while holding this lock cannot leave the Option half-written, so a poisoned lock
     // is still usable.
     let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -78,7 +79,7 @@ const NESTED_RUNTIME_PANIC: &str = "Cannot start a runtime from within a runtime
 
 /// Fails when a handle created by process `owner` is used by another process (after `fork()`).
 pub fn check_same_process(owner: u32) -> Result<()> {
-    let pid = std::process::id();
+    let pid = current_pid();
     if owner == pid {
         Ok(())
     } else {
@@ -90,4 +91,40 @@ pub fn check_same_process(owner: u32) -> Result<()> {
             ),
         ))
     }
+}
+
+/// This process's id, 0 until first asked for and again in a forked child.
+static PID: AtomicU32 = AtomicU32::new(0);
+static FORGET_PID_IN_CHILD: Once = Once::new();
+/// Set when the fork handler could not be registered: the pid is then asked for every time.
+static PID_CACHE_OFF: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+}
+
+/// This process's id, without a system call once known. Every call on a handle compares it with
+/// the handle's owner (the fork check), a log read among them, and `getpid(2)` each time was two
+/// of a Python log read's five system calls. A `pthread_atfork` handler forgets it in a child:
+/// `fork()` and everything built on it (Python's `os.fork`, `multiprocessing`) run the handler.
+/// A child made by a raw `clone`/`vfork`/`_Fork` does not, and must exec (or exit) without
+/// calling this library, as POSIX already asks of a child of a threaded process.
+pub fn current_pid() -> u32 {
+    let pid = PID.load(Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    // Registered before the first pid is cached, so that no fork can inherit a cached value.
+    FORGET_PID_IN_CHILD.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic (async-signal-safe). It
+        // fails only without memory (ENOMEM); the cache then stays off and every call asks.
+        if unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) } != 0 {
+            PID_CACHE_OFF.store(true, Ordering::Relaxed);
+        }
+    });
+    let pid = std::process::id();
+    if !PID_CACHE_OFF.load(Ordering::Relaxed) {
+        PID.store(pid, Ordering::Relaxed);
+    }
+    pid
 }

@@ -157,14 +157,14 @@ struct ProcessLocal<T> {
 impl<T> ProcessLocal<T> {
     fn new(what: &'static str, value: T) -> Self {
         ProcessLocal {
-            pid: std::process::id(),
+            pid: runtime::current_pid(),
             what,
             slot: Mutex::new(Some(value)),
         }
     }
 
     fn is_foreign(&self) -> bool {
-        self.pid != std::process::id()
+        self.pid != runtime::current_pid()
     }
 
     /// Runs `f` on the value; fails after fork() and after close(), before touching the lock.
