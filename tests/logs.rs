@@ -145,6 +145,47 @@ fn blocking_reader_delivers_split_long_lines_and_both_streams_exactly() {
     assert!(all == expected, "the bytes differ from the container's output");
 }
 
+/// Reads of a busy stream are spaced out to take many lines at once (src/docker/logs/reader.rs);
+/// a line that follows a quiet spell must still be handed over alone, as soon as it arrives,
+/// not held back for company. Both ways of reading: blocking (C, Go) and in slices (Python).
+#[test]
+fn blocking_reader_hands_over_a_line_after_a_quiet_spell_without_waiting_for_more() {
+    let engine = BlockingEngine::connect(DockerOptions::default()).unwrap();
+    let name = Name::new("quiet-lines");
+    let script = "seq 1 3000; sleep 2; echo two; sleep 2; echo three";
+    engine.start_container(shell(&name, script)).unwrap();
+    let mut blocking = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let mut sliced = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let burst: String = (1..=3000).map(|i| format!("{i}\n")).collect();
+    let mut buf = vec![0u8; 64 * 1024];
+
+    // The burst, in as many reads as it takes.
+    let mut got = Vec::new();
+    while got.len() < burst.len() {
+        let n = blocking.read(&mut buf).unwrap();
+        assert!(n > 0, "end of stream inside the burst");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(String::from_utf8_lossy(&got), burst);
+    // Then each later line alone: a reader that waited for more would return "two\nthree\n".
+    for line in ["two\n", "three\n"] {
+        let n = blocking.read(&mut buf).unwrap();
+        assert_eq!(String::from_utf8_lossy(&buf[..n]), line);
+    }
+    assert_eq!(blocking.read(&mut buf).unwrap(), 0);
+
+    // The same through 100 ms slices, as the Python binding reads.
+    let mut all = Vec::new();
+    loop {
+        match sliced.read_timeout(&mut buf, Duration::from_millis(100)).unwrap() {
+            None => continue,
+            Some(0) => break,
+            Some(n) => all.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&all), format!("{burst}two\nthree\n"));
+}
+
 #[test]
 fn closing_a_blocking_reader_from_another_thread_wakes_the_blocked_read() {
     let engine = BlockingEngine::connect(DockerOptions::default()).unwrap();

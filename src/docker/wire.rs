@@ -249,9 +249,8 @@ impl Sock {
         };
     }
 
+    /// `limit` must not be zero, which setsockopt takes for "no timeout" (see Conn's).
     fn set_timeouts(&self, limit: Option<Duration>) -> io::Result<()> {
-        // A zero duration means "no timeout" to setsockopt, the opposite of what is meant.
-        let limit = limit.map(|d| d.max(Duration::from_millis(1)));
         match self {
             Sock::Unix(s) => s.set_read_timeout(limit).and_then(|_| s.set_write_timeout(limit)),
             Sock::Tcp(s) => s.set_read_timeout(limit).and_then(|_| s.set_write_timeout(limit)),
@@ -346,9 +345,10 @@ pub(crate) struct Conn {
     /// Shared with whoever may need to shut the connection down from another thread.
     pub sock: Arc<Sock>,
     pub buffer: ReadBuffer,
-    /// The socket's current send/receive timeout, to skip setting it again when it is already
-    /// right (two system calls per read otherwise, on a GetState that takes two in all).
-    timeout_set: Option<Duration>,
+    /// The socket's current send/receive timeout (`Some(None)`: none; `None`: unknown, after a
+    /// failed attempt to set it), to skip setting it again when it is already right (two system
+    /// calls per read otherwise, on a GetState that takes two in all).
+    timeout_set: Option<Option<Duration>>,
 }
 
 /// How much later than its deadline a read may end, rather than set the socket's timeout again.
@@ -356,7 +356,7 @@ const DEADLINE_SLACK: Duration = Duration::from_millis(50);
 
 impl Conn {
     fn new(sock: Sock) -> Self {
-        Conn { sock: Arc::new(sock), buffer: ReadBuffer::new(), timeout_set: None }
+        Conn { sock: Arc::new(sock), buffer: ReadBuffer::new(), timeout_set: Some(None) }
     }
 
     pub(crate) fn unread(&self) -> &[u8] {
@@ -370,21 +370,55 @@ impl Conn {
     /// One `read(2)` into the buffer, keeping the unread bytes. `Ok(0)`: the engine closed the
     /// connection.
     pub(crate) fn fill(&mut self) -> io::Result<usize> {
+        loop {
+            match self.read_once() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// One `read(2)` into the buffer; `Interrupted` is the caller's to handle.
+    fn read_once(&mut self) -> io::Result<usize> {
         let Conn { sock, buffer, .. } = self;
         let spare = buffer.spare();
         if spare.is_empty() {
             return Err(buffer_full());
         }
+        let n = (&**sock).read(spare)?;
+        buffer.filled(n);
+        Ok(n)
+    }
+
+    /// One `read(2)` that waits at most `wait` (`None`: as long as it takes); `Ok(None)` when
+    /// nothing arrived in time. The wait is the socket's receive timeout, set only when it
+    /// changes, rather than a `poll(2)` before the read: a log stream of short lines makes
+    /// hundreds of reads per MiB, and the poll was a third of their system calls.
+    pub(crate) fn fill_within(&mut self, wait: Option<Duration>) -> io::Result<Option<usize>> {
+        self.set_timeouts(wait)?;
         loop {
-            match (&**sock).read(spare) {
-                Ok(n) => {
-                    buffer.filled(n);
-                    return Ok(n);
-                }
+            match self.read_once() {
+                Ok(n) => return Ok(Some(n)),
+                Err(e) if is_timeout(&e) => return Ok(None),
+                // A signal: a caller that waits in slices wants to run its handlers now.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && wait.is_some() => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Sets the socket's send and receive timeouts, unless they already are `limit`.
+    fn set_timeouts(&mut self, limit: Option<Duration>) -> io::Result<()> {
+        // A zero duration means "no timeout" to setsockopt, the opposite of what is meant.
+        let limit = limit.map(|d| d.max(Duration::from_millis(1)));
+        if self.timeout_set == Some(limit) {
+            return Ok(());
+        }
+        self.timeout_set = None;
+        self.sock.set_timeouts(limit)?;
+        self.timeout_set = Some(limit);
+        Ok(())
     }
 
     /// Waits up to `wait` for the connection to become readable (or closed).
@@ -480,22 +514,17 @@ impl Conn {
         // A timeout shorter than what is left would fail early; one a little longer lets a read
         // end at most DEADLINE_SLACK late. The first read of a request on a kept connection
         // finds the timeout of the request before it, which is the same engine timeout.
-        if self.timeout_set.is_some_and(|t| t >= left && t <= left + DEADLINE_SLACK) {
+        if self.timeout_set.flatten().is_some_and(|t| t >= left && t <= left + DEADLINE_SLACK) {
             return Ok(());
         }
         // Set a little above what is left, so that the next requests' first reads (whose time
         // left is the whole engine timeout again) find it right.
-        let limit = left + DEADLINE_SLACK / 2;
-        self.timeout_set = None;
-        self.sock.set_timeouts(Some(limit))?;
-        self.timeout_set = Some(limit);
-        Ok(())
+        self.set_timeouts(Some(left + DEADLINE_SLACK / 2))
     }
 
     /// Streams are not bounded by the request timeout once their head has arrived.
     pub(crate) fn clear_deadline(&mut self) -> io::Result<()> {
-        self.timeout_set = None;
-        self.sock.set_timeouts(None)
+        self.set_timeouts(None)
     }
 }
 
