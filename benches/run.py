@@ -49,7 +49,7 @@ NOT_MEASURED = {("cli", "attach"): "needs a pseudo-terminal (docker exec -it)"}
 
 PROFILES: Dict[str, Dict[str, Any]] = {
     "quick": {
-        "rounds": 2,
+        "rounds": 2, "latency_rounds": 2, "start_rounds": 2,
         "state_n": 150, "state_n_cli": 8,
         "start_n": 2,
         "logs_bytes": 32 * MIB, "logs_rounds": {"1k": 1, "64": 1},
@@ -57,13 +57,16 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         "parallel_workers": 16, "parallel_cycles": 1, "parallel_rounds": 1,
         "overhead_n": {"c": 1_000_000, "rust": 1_000_000, "go": 100_000, "python": 20_000},
     },
+    # Many short rounds for the latency operations: the machine's speed drifts by a third within
+    # seconds (state medians of 110-250 us in one run), and a ratio taken within each round, then
+    # the median of those, cancels the drift that one long run per client would take in.
     "full": {
-        "rounds": 3,
-        "state_n": 1000, "state_n_cli": 30,
-        "start_n": 8,
-        "logs_bytes": 256 * MIB, "logs_rounds": {"1k": 3, "64": 1},
-        "attach_n": 300,
-        "parallel_workers": 16, "parallel_cycles": 2, "parallel_rounds": 2,
+        "rounds": 10, "latency_rounds": 10, "start_rounds": 10,
+        "state_n": 300, "state_n_cli": 10,
+        "start_n": 4,
+        "logs_bytes": 256 * MIB, "logs_rounds": {"1k": 9, "64": 2},
+        "attach_n": 100,
+        "parallel_workers": 16, "parallel_cycles": 2, "parallel_rounds": 4,
         "overhead_n": {"c": 10_000_000, "rust": 5_000_000, "go": 1_000_000, "python": 200_000},
     },
 }
@@ -251,6 +254,7 @@ class Run:
             self.errors.append({"op": op_key, "client": client, "round": rnd, "error": str(e)})
             self.check_daemon()
             return None
+        out["_round"] = rnd
         self.record(op_key, client, out)
         return out
 
@@ -283,6 +287,10 @@ class Run:
                         if rnd >= p["logs_rounds"][op[5:]]:
                             continue
                     if op == "parallel" and rnd >= p["parallel_rounds"]:
+                        continue
+                    if op in ("state", "attach") and rnd >= p["latency_rounds"]:
+                        continue
+                    if op == "start" and rnd >= p["start_rounds"]:
                         continue
                     for client in self.order(rnd):
                         self.one(op, client, rnd, logs_fixtures)
@@ -350,9 +358,8 @@ class Run:
             for client, runs in s[op].items():
                 merged = [x for r in runs for x in r["samples_ns"]]
                 res[op][client] = latency_summary(merged)
-            floor = res[op].get("raw", {}).get("median_us")
             for client, v in res[op].items():
-                v["ratio"] = round(v["median_us"] / floor, 3) if floor else None
+                v["ratio"] = self.paired_ratio(op, client, lambda r: statistics.median(r["samples_ns"]))
             if op == "start":
                 for v in res[op].values():
                     for k in ("median_us", "p90_us", "p99_us", "min_us"):
@@ -371,10 +378,9 @@ class Run:
                     "cpu_ms_per_mib": round(statistics.median(cpu), 3),
                     "vmhwm_mib": round(max(r["vmhwm_kb"] for r in runs) / 1024, 1),
                 }
-            raw = res[op].get("raw")
-            for v in res[op].values():
-                v["throughput_ratio"] = round(v["mib_per_s"] / raw["mib_per_s"], 3) if raw else None
-                v["cpu_ratio"] = round(v["cpu_ms_per_mib"] / raw["cpu_ms_per_mib"], 3) if raw else None
+            for client, v in res[op].items():
+                v["throughput_ratio"] = self.paired_ratio(op, client, lambda r: r["bytes"] / r["wall_ns"])
+                v["cpu_ratio"] = self.paired_ratio(op, client, lambda r: r["cpu_ns"] / r["bytes"])
         if "parallel" in s:
             res["parallel"] = {}
             for client, runs in s["parallel"].items():
@@ -384,12 +390,20 @@ class Run:
                     "containers_per_round": runs[0]["containers"],
                     "containers_per_s": round(statistics.median(rates), 2),
                 }
-            raw = res["parallel"].get("raw")
-            for v in res["parallel"].values():
-                v["ratio"] = round(v["containers_per_s"] / raw["containers_per_s"], 3) if raw else None
+            for client, v in res["parallel"].items():
+                v["ratio"] = self.paired_ratio("parallel", client, lambda r: r["containers"] / r["wall_ns"])
         if "overhead" in s:
             res["overhead"] = {c: {k: v for k, v in runs[-1].items() if not k.startswith("_")} for c, runs in s["overhead"].items()}
         return res
+
+    def paired_ratio(self, op: str, client: str, value: Any) -> Optional[float]:
+        """The client's value over the raw client's, taken within each round (both ran minutes
+        apart at most, in rotated order), then the median over rounds: the machine's drift
+        between rounds cancels out."""
+        runs = self.samples.get(op, {})
+        raw = {r["_round"]: value(r) for r in runs.get("raw", [])}
+        ratios = [value(r) / raw[r["_round"]] for r in runs.get(client, []) if raw.get(r["_round"])]
+        return round(statistics.median(ratios), 3) if ratios else None
 
     def targets(self, res: Dict[str, Any]) -> List[Dict[str, Any]]:
         out: List[Dict[str, Any]] = []
@@ -508,7 +522,9 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
       "HTTP/1.1 client with keep-alive straight to the unix socket (benches/rust/src/bin/raw.rs) that reads "
       "whatever has arrived as soon as it arrives: the floor for one request at a time. The library's blocking "
       "log readers pace a busy stream (see the note under the logs tables), which is why they can take less CPU "
-      "than the floor there. `scripts/bench.sh --quick` is the few-minute profile CI runs to keep this working.")
+      "than the floor there. Each ratio is taken within a round (a client against the raw client of the same "
+      "round, in rotated order) and the median over rounds is shown, so that the machine's drift between rounds "
+      "cancels out; the absolute figures are over all rounds. `scripts/bench.sh --quick` is the few-minute profile CI runs to keep this working.")
     A("")
     A("![state latency](benchmarks-state.png)")
     A("")
@@ -543,7 +559,7 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
         n = max(x["n"] for x in r["state"].values())
         A(f"**state** — GetState of an exited container (up to {n} calls per client; latency in µs)")
         A("")
-        A("| client | median | p90 | p99 | ratio (median) |")
+        A("| client | median | p90 | p99 | ratio |")
         A("|---|---:|---:|---:|---:|")
         for c in clients:
             A(f"| {LABELS[c]} | {cell('state', c, 'median_us', 0)} | {cell('state', c, 'p90_us', 0)} | "
@@ -553,7 +569,7 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
         A("**start** — StartContainer of a short job (3 env vars, a command) on a name that exists "
           "(the existing container is replaced; ms)")
         A("")
-        A("| client | median | p90 | ratio (median) |")
+        A("| client | median | p90 | ratio |")
         A("|---|---:|---:|---:|")
         for c in clients:
             A(f"| {LABELS[c]} | {cell('start', c, 'median_ms', 1)} | {cell('start', c, 'p90_ms', 1)} | {rcell('start', c)} |")
@@ -578,7 +594,7 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
         A("**attach** — round trip of one line through an exec of `cat` with a TTY (the TTY's echo and "
           "cat's copy both received; µs)")
         A("")
-        A("| client | median | p99 | ratio (median) |")
+        A("| client | median | p99 | ratio |")
         A("|---|---:|---:|---:|")
         for c in clients:
             A(f"| {LABELS[c]} | {cell('attach', c, 'median_us', 0)} | {cell('attach', c, 'p99_us', 0)} | {rcell('attach', c)} |")
