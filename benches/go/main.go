@@ -179,6 +179,47 @@ func main() {
 			}
 		}
 		emit(map[string]interface{}{"samples_ns": samples})
+	case "state-paired":
+		// The raw client's GetState (raw.go) and the binding's, one call each in turn on one
+		// goroutine: both see the same machine at the same moment.
+		id := str("id", "\x00")
+		expect := num("expect_code", 0)
+		n, warmup := num("n", 1000), num("warmup", 20)
+		raw, err := dialRaw("/var/run/docker.sock")
+		if err != nil {
+			die("raw connect: %v", err)
+		}
+		defer raw.close()
+		rawNs, goNs := make([]int64, 0, n), make([]int64, 0, n)
+		one := func(useRaw bool) int64 {
+			t := time.Now()
+			if useRaw {
+				status, code, err := raw.state(id)
+				if err != nil || status != "exited" || code != expect {
+					die("raw state: %s %d %v", status, code, err)
+				}
+			} else {
+				s, err := o.GetState(scheduler.GetStateRequest{ID: id})
+				if err != nil || s.State != scheduler.ContainerStateExited || s.ExitCode != expect {
+					die("state: %+v %v", s, err)
+				}
+			}
+			return time.Since(t).Nanoseconds()
+		}
+		for i := int64(0); i < warmup+n; i++ {
+			var a, b int64
+			if i%2 == 0 { // alternate which goes first
+				a = one(true)
+				b = one(false)
+			} else {
+				b = one(false)
+				a = one(true)
+			}
+			if i >= warmup {
+				rawNs, goNs = append(rawNs, a), append(goNs, b)
+			}
+		}
+		emit(map[string]interface{}{"raw_ns": rawNs, "go_ns": goNs})
 	case "start":
 		name := str("name", "\x00")
 		n := num("n", 5)

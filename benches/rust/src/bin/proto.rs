@@ -20,6 +20,9 @@
 //!       one kept-alive connection, and the body decoded with serde_json into the three fields
 //!       (min) or into bollard's complete ContainerInspectResponse (full): the cost of the
 //!       decode on top of the floor.
+//!   gofer-bench-proto state-paired id=<exited container> n=<calls> expect_code=<code>
+//!       The raw client's GetState and the C ABI's (`gofer_engine_get_state`), one call each in
+//!       turn on one thread; prints {"raw_ns": [...], "c_ns": [...]}.
 //!   Prints {"samples_ns": [...], "connects": <connections made while measuring, pooled only>}.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -203,6 +206,49 @@ fn main() {
                 }
             }
             Json::default().list("samples_ns", &samples).print();
+        }
+        "state-paired" => {
+            // The raw client and the C ABI (the same extern "C" function a C program calls),
+            // one call each in turn on the same thread: both see the same machine at the same
+            // moment, which rounds of separate processes cannot give at ~100 us per call.
+            use gofer_scheduler::ffi::*;
+            let id = args.str("id");
+            let (n, warmup) = (args.num("n", 1000), args.num("warmup", 20));
+            let expect = args.num("expect_code", 0) as i64;
+            let mut conn = bench::http::Conn::open(Duration::from_secs(30)).unwrap_or_else(|e| die(&format!("connect: {e}")));
+            let mut engine: *mut GoferEngine = std::ptr::null_mut();
+            let status = gofer_engine_new(std::ptr::null(), &mut engine, std::ptr::null_mut());
+            if status != GoferStatus::GOFER_OK {
+                die(&format!("gofer_engine_new: {status:?}"));
+            }
+            let cid = std::ffi::CString::new(id.clone()).unwrap_or_else(|_| die("id"));
+            let (mut raw, mut c) = (Vec::new(), Vec::new());
+            for i in 0..warmup + n {
+                // Alternate which goes first, so that neither always follows the other.
+                let mut one = |which: bool| {
+                    let t = Instant::now();
+                    if which {
+                        let (status, code) = conn.state(&id).unwrap_or_else(|e| die(&format!("raw state: {e}")));
+                        if status != "exited" || code != expect {
+                            die(&format!("raw state: {status} {code}"));
+                        }
+                    } else {
+                        let (mut state, mut code) = (GoferContainerState::GOFER_STATE_UNKNOWN, 0i64);
+                        let status = gofer_engine_get_state(engine, cid.as_ptr(), &mut state, &mut code, std::ptr::null_mut());
+                        if status != GoferStatus::GOFER_OK || state != GoferContainerState::GOFER_STATE_EXITED || code != expect {
+                            die(&format!("C state: {status:?} {state:?} {code}"));
+                        }
+                    }
+                    nanos(t.elapsed())
+                };
+                let (a, b) = if i % 2 == 0 { (one(true), one(false)) } else { let b = one(false); (one(true), b) };
+                if i >= warmup {
+                    raw.push(a);
+                    c.push(b);
+                }
+            }
+            gofer_engine_free(engine);
+            Json::default().list("raw_ns", &raw).list("c_ns", &c).print();
         }
         op => die(&format!("unknown op {op}")),
     }
