@@ -7,7 +7,9 @@
 #   5. the Go binding (go vet, go test -race, a GOGC=1 pass);
 #   6. the Python wheel (built with maturin, installed in a fresh venv, pytest);
 #   7. the reliability suite, quick profile (scripts/test-reliability.sh: daemon faults on a
-#      private dockerd, load, leaks, hostile input, secrets; docs/reliability.md).
+#      private dockerd, load, leaks, hostile input, secrets; docs/reliability.md);
+#   8. the benchmark's quick profile (scripts/bench.sh --quick: every client and operation once,
+#      into target/bench/quick/): it fails on a failed call, never on a missed speed target.
 # Every suite runs even when an earlier one fails; the last line counts the suites.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,6 +41,7 @@ suite "C tests" scripts/test-c.sh
 [[ -x scripts/test-go.sh ]] && suite "Go binding" scripts/test-go.sh
 [[ -x scripts/test-python.sh ]] && suite "Python wheel" scripts/test-python.sh
 suite "Reliability (quick profile)" scripts/test-reliability.sh
+suite "Benchmarks (quick smoke run)" timeout 1800 scripts/bench.sh --quick
 
 echo
 ((failed == 0)) || echo "failed suites: ${failures[*]}"
