@@ -49,24 +49,27 @@ NOT_MEASURED = {("cli", "attach"): "needs a pseudo-terminal (docker exec -it)"}
 
 PROFILES: Dict[str, Dict[str, Any]] = {
     "quick": {
-        "rounds": 2, "latency_rounds": 2, "start_rounds": 2, "paired_rounds": 1, "paired_n": 300,
+        # Rounds per operation (state_paired: rounds of its own, after the others).
+        "rounds": {"state": 2, "start": 2, "attach": 2, "logs_1k": 1, "logs_64": 1, "parallel": 1, "state_paired": 1},
+        "paired_n": 300,
         "state_n": 150, "state_n_cli": 8,
         "start_n": 2,
-        "logs_bytes": 32 * MIB, "logs_rounds": {"1k": 1, "64": 1},
+        "logs_bytes": 32 * MIB,
         "attach_n": 50,
-        "parallel_workers": 16, "parallel_cycles": 1, "parallel_rounds": 1,
+        "parallel_workers": 16, "parallel_cycles": 1,
         "overhead_n": {"c": 1_000_000, "rust": 1_000_000, "go": 100_000, "python": 20_000},
     },
     # Many short rounds for the latency operations: the machine's speed drifts by a third within
     # seconds (state medians of 110-250 us in one run), and a ratio taken within each round, then
     # the median of those, cancels the drift that one long run per client would take in.
     "full": {
-        "rounds": 10, "latency_rounds": 10, "start_rounds": 10, "paired_rounds": 3, "paired_n": 3000,
+        "rounds": {"state": 10, "start": 10, "attach": 10, "logs_1k": 9, "logs_64": 2, "parallel": 4, "state_paired": 3},
+        "paired_n": 3000,
         "state_n": 300, "state_n_cli": 10,
         "start_n": 4,
-        "logs_bytes": 256 * MIB, "logs_rounds": {"1k": 9, "64": 2},
+        "logs_bytes": 256 * MIB,
         "attach_n": 100,
-        "parallel_workers": 16, "parallel_cycles": 2, "parallel_rounds": 4,
+        "parallel_workers": 16, "parallel_cycles": 2,
         "overhead_n": {"c": 10_000_000, "rust": 5_000_000, "go": 1_000_000, "python": 200_000},
     },
 }
@@ -247,11 +250,14 @@ class Run:
     def record(self, op: str, client: str, value: Any) -> None:
         self.samples.setdefault(op, {}).setdefault(client, []).append(value)
 
-    def call(self, op_key: str, client: str, op: str, rnd: int, **kw: Any) -> Optional[Dict[str, Any]]:
+    def call(self, op_key: str, client: str, op: str, rnd: int, runner: Optional[str] = None,
+             **kw: Any) -> Optional[Dict[str, Any]]:
+        """Runs `op` for `client` (through the program `runner`, by default the client's own) and
+        records its result under `op_key`; a failure is recorded as an error, not raised."""
         if (client, op) in NOT_MEASURED:
             return None
         try:
-            out = self.clients.run(client, op, **kw)
+            out = self.clients.run(runner or client, op, **kw)
         except Exception as e:  # noqa: BLE001
             log(f"  FAILED {e}")
             self.errors.append({"op": op_key, "client": client, "round": rnd, "error": str(e)})
@@ -281,24 +287,16 @@ class Run:
             log(f"  skipping {c}: {why}")
         logs_fixtures = make_fixtures(p, self.ops, self.args.keep_fixtures)
         try:
-            for rnd in range(p["rounds"]):
-                log(f"round {rnd + 1}/{p['rounds']}")
-                for op in self.ops:
-                    if op == "overhead":
-                        continue
-                    if op.startswith("logs_"):
-                        if rnd >= p["logs_rounds"][op[5:]]:
-                            continue
-                    if op == "parallel" and rnd >= p["parallel_rounds"]:
-                        continue
-                    if op in ("state", "attach") and rnd >= p["latency_rounds"]:
-                        continue
-                    if op == "start" and rnd >= p["start_rounds"]:
-                        continue
-                    for client in self.order(rnd):
-                        self.one(op, client, rnd, logs_fixtures)
+            rounded = [op for op in self.ops if op in p["rounds"]]
+            total = max((p["rounds"][op] for op in rounded), default=0)
+            for rnd in range(total):
+                log(f"round {rnd + 1}/{total}")
+                for op in rounded:
+                    if rnd < p["rounds"][op]:
+                        for client in self.order(rnd):
+                            self.one(op, client, rnd, logs_fixtures)
             if "state" in self.ops:
-                for rnd in range(p["paired_rounds"]):
+                for rnd in range(p["rounds"]["state_paired"]):
                     self.state_paired(rnd)
             if "overhead" in self.ops:
                 log("overhead")
@@ -321,21 +319,14 @@ class Run:
         """GetState through the C ABI and the Go binding, each against a raw client in the same
         process, one call each in turn: at ~100 us a call, separate processes a second apart see
         a machine whose speed differs by more than the margin measured (see analysis.md)."""
-        for client, runner, key in (("c", "proto", "c_ns"), ("go", "go", "go_ns")):
+        for client, runner in (("c", "proto"), ("go", "go")):
             if client not in self.clients.available() or runner in self.clients.notes:
                 continue
-            try:
-                out = self.clients.run(runner, "state-paired", id="gofer-bench-state", n=self.profile["paired_n"],
-                                       expect_code=3, warmup=20)
-            except Exception as e:  # noqa: BLE001
-                log(f"  FAILED {e}")
-                self.errors.append({"op": "state_paired", "client": client, "round": rnd, "error": str(e)})
-                self.check_daemon()
-                continue
-            run = {"raw_ns": out["raw_ns"], "lib_ns": out[key], "_round": rnd}
-            self.record("state_paired", client, run)
-            raw, lib = statistics.median(run["raw_ns"]), statistics.median(run["lib_ns"])
-            log(f"  state, call by call: {client:6} {lib / 1000:.0f} us, raw {raw / 1000:.0f} us: {lib / raw:.3f}x")
+            out = self.call("state_paired", client, "state-paired", rnd, runner=runner, id="gofer-bench-state",
+                            n=self.profile["paired_n"], expect_code=3, warmup=20)
+            if out:
+                raw, lib = statistics.median(out["raw_ns"]), statistics.median(out["lib_ns"])
+                log(f"  state, call by call: {client:6} {lib / 1000:.0f} us, raw {raw / 1000:.0f} us: {lib / raw:.3f}x")
 
     def one(self, op: str, client: str, rnd: int, logs_fixtures: Dict[str, str]) -> None:
         p = self.profile

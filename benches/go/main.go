@@ -219,7 +219,7 @@ func main() {
 				rawNs, goNs = append(rawNs, a), append(goNs, b)
 			}
 		}
-		emit(map[string]interface{}{"raw_ns": rawNs, "go_ns": goNs})
+		emit(map[string]interface{}{"raw_ns": rawNs, "lib_ns": goNs})
 	case "start":
 		name := str("name", "\x00")
 		n := num("n", 5)

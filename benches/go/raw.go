@@ -138,7 +138,9 @@ func (c *rawConn) get(path string) ([]byte, error) {
 		}
 		lower := bytes.ToLower(h)
 		if bytes.HasPrefix(lower, []byte("content-length:")) {
-			length, _ = strconv.Atoi(string(bytes.TrimSpace(h[len("content-length:"):])))
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(h[len("content-length:"):]))); err != nil {
+				return nil, fmt.Errorf("Content-Length: %w", err)
+			}
 		} else if bytes.HasPrefix(lower, []byte("transfer-encoding:")) && bytes.Contains(lower, []byte("chunked")) {
 			chunked = true
 		}

@@ -396,15 +396,13 @@ impl Conn {
     /// hundreds of reads per MiB, and the poll was a third of their system calls.
     pub(crate) fn fill_within(&mut self, wait: Option<Duration>) -> io::Result<Option<usize>> {
         self.set_timeouts(wait)?;
-        loop {
-            match self.read_once() {
-                Ok(n) => return Ok(Some(n)),
-                Err(e) if is_timeout(&e) => return Ok(None),
-                // A signal: a caller that waits in slices wants to run its handlers now.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted && wait.is_some() => return Ok(None),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
+        // Without a wait, a read neither times out nor gives up on a signal (`fill` retries).
+        // With one, a signal ends the wait too: the caller runs its handlers now.
+        let read = if wait.is_some() { self.read_once() } else { self.fill() };
+        match read {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

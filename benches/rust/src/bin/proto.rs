@@ -22,7 +22,7 @@
 //!       decode on top of the floor.
 //!   gofer-bench-proto state-paired id=<exited container> n=<calls> expect_code=<code>
 //!       The raw client's GetState and the C ABI's (`gofer_engine_get_state`), one call each in
-//!       turn on one thread; prints {"raw_ns": [...], "c_ns": [...]}.
+//!       turn on one thread; prints {"raw_ns": [...], "lib_ns": [...]} (the C ABI's).
 //!   Prints {"samples_ns": [...], "connects": <connections made while measuring, pooled only>}.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -248,7 +248,7 @@ fn main() {
                 }
             }
             gofer_engine_free(engine);
-            Json::default().list("raw_ns", &raw).list("c_ns", &c).print();
+            Json::default().list("raw_ns", &raw).list("lib_ns", &c).print();
         }
         op => die(&format!("unknown op {op}")),
     }
