@@ -110,7 +110,8 @@ typedef struct GoferStartRequest {
   const char *const *env_keys;
   const char *const *env_values;
   size_t env_count;
-  // Registry credentials; NULL user means no credentials.
+  // Registry credentials; a NULL user, or an empty user with an empty password, means no
+  // credentials. A user needs a password and a password a user.
   const char *registry_user;
   const char *registry_pass;
   // Pull even when the image is present.
@@ -190,9 +191,10 @@ enum GoferStatus gofer_engine_start_container(const struct GoferEngine *engine,
                                               char **url_out,
                                               struct GoferError **err_out);
 
-// Stops a container: its stop signal, then SIGKILL after `timeout_ms` (0 kills at once; a
-// fraction of a second is rounded up to a whole second, the engine's unit). GetState then
-// reports CANCELLED. Stopping a stopped container succeeds.
+// Stops a container: its stop signal, then SIGKILL once `timeout_ms` have passed (0 kills at
+// once; the grace period is honoured to the millisecond). GetState reports CANCELLED from the
+// moment the stop is asked, also to other threads polling it while this call runs. Stopping a
+// container that has already exited succeeds and leaves it EXITED.
 enum GoferStatus gofer_engine_stop_container(const struct GoferEngine *engine,
                                              const char *id,
                                              uint64_t timeout_ms,

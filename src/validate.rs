@@ -4,7 +4,7 @@
 //! does not name the field. Failing here keeps the error precise and the daemon untouched.
 
 use crate::error::{Error, Result};
-use crate::model::StartContainerRequest;
+use crate::model::{RegistryAuth, StartContainerRequest};
 
 /// A container name as the Docker engine accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 ///
@@ -83,12 +83,23 @@ pub fn start_request(req: &StartContainerRequest) -> Result<()> {
             return Err(Error::invalid_argument(field, "an argument contains NUL"));
         }
     }
-    if let Some(auth) = &req.registry_auth {
-        if auth.user.is_empty() {
-            return Err(Error::invalid_argument("registry_auth.user", "must not be empty"));
-        }
-    }
+    registry_auth(req.registry_auth.as_ref())?;
     Ok(())
+}
+
+/// The credentials to pull with. An empty user with an empty password means none: Gofer passes
+/// such a pair for every image that needs no login. Half a pair is a mistake of the caller.
+pub fn registry_auth(auth: Option<&RegistryAuth>) -> Result<Option<&RegistryAuth>> {
+    match auth {
+        Some(a) if a.user.is_empty() && a.pass.is_empty() => Ok(None),
+        Some(a) if a.user.is_empty() => {
+            Err(Error::invalid_argument("registry_auth.user", "must not be empty when a password is given"))
+        }
+        Some(a) if a.pass.is_empty() => {
+            Err(Error::invalid_argument("registry_auth.pass", "must not be empty when a user is given"))
+        }
+        other => Ok(other),
+    }
 }
 
 /// Splits an image reference into the `fromImage` and `tag` parameters of the pull API.
@@ -140,6 +151,13 @@ mod tests {
         req.networking = Some(Networking { port: 0 });
         assert!(start_request(&req).unwrap_err().message().starts_with("networking.port"));
         req.networking = None;
+        req.registry_auth = Some(RegistryAuth { user: String::new(), pass: "p".into() });
+        assert!(start_request(&req).unwrap_err().message().starts_with("registry_auth.user"));
+        req.registry_auth = Some(RegistryAuth { user: "u".into(), pass: String::new() });
+        assert!(start_request(&req).unwrap_err().message().starts_with("registry_auth.pass"));
+        req.registry_auth = Some(RegistryAuth { user: String::new(), pass: String::new() });
+        assert!(start_request(&req).is_ok(), "an empty pair means no credentials");
+        assert_eq!(registry_auth(req.registry_auth.as_ref()).unwrap(), None);
         req.image_name = String::new();
         assert!(start_request(&req).unwrap_err().message().starts_with("image_name"));
     }

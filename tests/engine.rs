@@ -271,3 +271,76 @@ async fn a_blocking_call_from_inside_an_async_runtime_is_an_error_not_a_panic() 
     assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
     assert!(err.message().contains("async API"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_registry_auth_pair_means_no_credentials_and_half_a_pair_is_refused() {
+    let engine = engine().await;
+    let name = Name::new("emptyauth");
+    let mut req = shell(&name, "echo local");
+    req.registry_auth = Some(RegistryAuth { user: String::new(), pass: String::new() });
+    let (state, logs) = run(&engine, req).await;
+    assert_eq!((state.state, logs.as_str()), (ContainerState::Exited, "local\n"));
+    for (user, pass, field) in [("", "secret", "registry_auth.user"), ("someone", "", "registry_auth.pass")] {
+        let mut req = shell(&name, "true");
+        req.registry_auth = Some(RegistryAuth { user: user.into(), pass: pass.into() });
+        let err = engine.start_container(req).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.message().starts_with(field), "{err}");
+    }
+}
+
+/// Gofer cancels with StopContainer in one task while its monitor polls GetState in another:
+/// the monitor must see the cancellation, never the kill's exit code as a plain exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_poller_sees_running_then_cancelled_while_a_stop_is_in_flight() {
+    let engine = engine().await;
+    for round in 0..20 {
+        let name = Name::new("stoprace");
+        let script = "trap 'exit 143' TERM; echo ready; while true; do sleep 0.05; done";
+        bounded("start", engine.start_container(shell(&name, script))).await.unwrap();
+        let mut logs = bounded("logs", engine.get_logs(GetLogsRequest { id: name.0.clone() })).await.unwrap();
+        bounded("ready", logs.next()).await.unwrap().unwrap();
+        let poller = {
+            let (engine, id) = (engine.clone(), name.0.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                loop {
+                    let state = engine.get_state(state_req(&id)).await.expect("get_state");
+                    if seen.last() != Some(&state.state) {
+                        seen.push(state.state);
+                    }
+                    if matches!(state.state, ContainerState::Exited | ContainerState::Cancelled) {
+                        return seen;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        };
+        let stop = StopContainerRequest { id: name.0.clone(), timeout: Duration::from_secs(10) };
+        bounded("stop", engine.stop_container(stop)).await.unwrap();
+        let seen = bounded("poller", poller).await.unwrap();
+        assert_eq!(seen, [ContainerState::Running, ContainerState::Cancelled], "round {round}");
+        let state = engine.get_state(state_req(&name)).await.unwrap();
+        assert_eq!(state, GetStateResponse { state: ContainerState::Cancelled, exit_code: 143 }, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_second_grace_period_is_honoured_as_given() {
+    let engine = engine().await;
+    let name = Name::new("grace500");
+    let script = "trap '' TERM; echo ready; while true; do sleep 0.05; done";
+    bounded("start", engine.start_container(shell(&name, script))).await.unwrap();
+    let mut logs = bounded("logs", engine.get_logs(GetLogsRequest { id: name.0.clone() })).await.unwrap();
+    bounded("ready", logs.next()).await.unwrap().unwrap();
+    let started = Instant::now();
+    let stop = StopContainerRequest { id: name.0.clone(), timeout: Duration::from_millis(500) };
+    bounded("stop", engine.stop_container(stop)).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_millis(300)..=Duration::from_millis(700)).contains(&took),
+        "a process that ignores TERM is killed after the 500 ms grace period, took {took:?}"
+    );
+    let state = engine.get_state(state_req(&name)).await.unwrap();
+    assert_eq!(state, GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 });
+}

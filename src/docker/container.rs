@@ -4,10 +4,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig, PortBinding};
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StopContainerOptions};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, RemoveContainerOptions, WaitContainerOptions,
+};
+use futures_util::StreamExt;
 
-use super::errors::Subject;
-use super::{with_timeout, DockerEngine, MANAGED_LABEL};
+use super::errors::{from_bollard, Subject};
+use super::{DockerEngine, MANAGED_LABEL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::*;
 use crate::validate;
@@ -16,8 +19,9 @@ impl DockerEngine {
     /// SPEC.md StartContainer: validate, get the image, replace, create and start, report URL.
     pub async fn start_container(&self, req: StartContainerRequest) -> Result<StartContainerResponse> {
         validate::start_request(&req)?;
+        let auth = validate::registry_auth(req.registry_auth.as_ref())?;
         if req.always_pull {
-            self.ensure_image(&req.image_name, req.registry_auth.as_ref(), true).await?;
+            self.ensure_image(&req.image_name, auth, true).await?;
         }
         self.remove_if_present(&req.id).await?;
         // Whatever had this name is gone now, and its cancellation with it.
@@ -35,7 +39,7 @@ impl DockerEngine {
         // exactly that. This saves the image inspect that asking first would cost every start.
         match create().await {
             Err(e) if e.http_status() == Some(404) && !req.always_pull => {
-                self.ensure_image(&req.image_name, req.registry_auth.as_ref(), false).await?;
+                self.ensure_image(&req.image_name, auth, false).await?;
                 create().await?;
             }
             other => {
@@ -59,27 +63,78 @@ impl DockerEngine {
         Ok(StartContainerResponse { url })
     }
 
-    /// SPEC.md StopContainer: the stop signal, SIGKILL after the timeout, remembered as cancelled.
+    /// SPEC.md StopContainer: the stop signal, SIGKILL once the grace period has passed.
+    ///
+    /// The cancellation is recorded *before* the signal is sent: a caller polling GetState in
+    /// another thread may see the exit before this call returns, and must see CANCELLED then.
+    /// It is dropped again when the stop fails, or when the container turns out to have
+    /// exited on its own before the signal reached it.
     pub async fn stop_container(&self, req: StopContainerRequest) -> Result<()> {
         validate::container_id("id", &req.id)?;
         let inspected = self.inspect_state(&req.id).await?;
-        let full_id = inspected.id;
-        let was_active = !matches!(inspected.status.as_deref(), Some("exited" | "dead"));
-
-        let grace = stop_grace_seconds(req.timeout);
-        let options = StopContainerOptions { t: Some(grace), ..Default::default() };
-        // The engine answers only once the container is down, so the wait is the grace period
-        // plus the usual request timeout.
-        let limit = self.timeout().saturating_add(Duration::from_secs(grace as u64));
-        with_timeout(limit, "container stop", self.docker().stop_container(&full_id, Some(options)), Subject::Container)
-            .await?;
-
-        // Recorded only after a successful stop, and only when the container was still going:
-        // one that had already finished on its own was not cancelled.
-        if was_active {
-            self.cancelled().record(full_id, inspected.name);
+        if matches!(inspected.status.as_deref(), Some("exited" | "dead")) {
+            // Finished on its own: not cancelled, and nothing to stop.
+            return Ok(());
         }
-        Ok(())
+        let full_id = inspected.id.clone();
+        self.cancelled().record(full_id.clone(), inspected.name.clone());
+        match self.signal_then_kill(&full_id, inspected.stop_signal.as_deref(), req.timeout).await {
+            Ok(Signalled::Stopped) => Ok(()),
+            Ok(Signalled::AlreadyExited) => {
+                self.cancelled().forget_id(&full_id);
+                Ok(())
+            }
+            Err(e) => {
+                self.cancelled().forget_id(&full_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends the container's stop signal, waits up to `grace` for the exit, then SIGKILL (at
+    /// once when `grace` is zero), and waits for the container to be down.
+    ///
+    /// Not the engine's stop endpoint: it counts whole seconds, and a 500 ms grace period
+    /// would become a second. The engine's kill endpoint takes any signal, and its wait
+    /// endpoint ends the wait when the container stops, so the grace is honoured as given.
+    async fn signal_then_kill(&self, full_id: &str, stop_signal: Option<&str>, grace: Duration) -> Result<Signalled> {
+        if !grace.is_zero() {
+            let signal = stop_signal.filter(|s| !s.is_empty()).unwrap_or("SIGTERM");
+            if !self.kill(full_id, signal).await? {
+                return Ok(Signalled::AlreadyExited);
+            }
+            if self.wait_not_running(full_id, grace).await? {
+                return Ok(Signalled::Stopped);
+            }
+        }
+        if !self.kill(full_id, "SIGKILL").await? && grace.is_zero() {
+            return Ok(Signalled::AlreadyExited);
+        }
+        // The engine answers the kill before the container is down; the stop is done when it is.
+        self.wait_not_running(full_id, self.timeout()).await?;
+        Ok(Signalled::Stopped)
+    }
+
+    /// Sends `signal`; false when the container was not running (the engine's 409).
+    async fn kill(&self, full_id: &str, signal: &str) -> Result<bool> {
+        let options = KillContainerOptions { signal: signal.to_owned() };
+        match self.request(Subject::Container, "container kill", self.docker().kill_container(full_id, Some(options))).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.http_status() == Some(409) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits up to `limit` for the container to be down; false when it is still running then.
+    async fn wait_not_running(&self, full_id: &str, limit: Duration) -> Result<bool> {
+        let options = WaitContainerOptions { condition: "not-running".to_owned() };
+        let mut wait = self.docker().wait_container(full_id, Some(options));
+        match tokio::time::timeout(limit, wait.next()).await {
+            Err(_elapsed) => Ok(false),
+            // bollard reports a non-zero exit code as an error of the wait: still an exit.
+            Ok(Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) | None) => Ok(true),
+            Ok(Some(Err(e))) => Err(from_bollard(e, Subject::Container).context("container wait")),
+        }
     }
 
     /// SPEC.md GetState: the engine's status mapped to the seed's states, exit code whole.
@@ -138,24 +193,9 @@ fn published_host_port(info: &ContainerInspectResponse, key: &str) -> Option<Str
     bindings.iter().filter_map(|b| b.host_port.clone()).find(|p| !p.is_empty())
 }
 
-/// The API's stop timeout is whole seconds. Rounding down would turn a 500 ms grace period into
-/// an immediate kill, so any fraction rounds up; zero stays zero (kill at once).
-fn stop_grace_seconds(timeout: Duration) -> i32 {
-    let secs = timeout.as_secs().saturating_add(u64::from(timeout.subsec_nanos() > 0));
-    i32::try_from(secs).unwrap_or(i32::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sub_second_stop_timeouts_round_up_instead_of_killing_at_once() {
-        assert_eq!(stop_grace_seconds(Duration::ZERO), 0);
-        assert_eq!(stop_grace_seconds(Duration::from_millis(1)), 1);
-        assert_eq!(stop_grace_seconds(Duration::from_millis(500)), 1);
-        assert_eq!(stop_grace_seconds(Duration::from_secs(10)), 10);
-        assert_eq!(stop_grace_seconds(Duration::from_millis(10_001)), 11);
-        assert_eq!(stop_grace_seconds(Duration::MAX), i32::MAX);
-    }
+/// What a stop found.
+enum Signalled {
+    Stopped,
+    /// The container was not running when the first signal reached it: it exited on its own.
+    AlreadyExited,
 }

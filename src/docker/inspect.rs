@@ -27,6 +27,8 @@ pub(crate) struct InspectedState {
     pub tty: bool,
     /// The container's name, without the engine's leading `/`.
     pub name: String,
+    /// The signal that stops the container gracefully (the image's `STOPSIGNAL`), if set.
+    pub stop_signal: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +51,7 @@ struct State {
 #[serde(rename_all = "PascalCase")]
 struct Config {
     tty: Option<bool>,
+    stop_signal: Option<String>,
 }
 
 /// Decodes the body of a successful `GET /containers/{id}/json`.
@@ -61,9 +64,12 @@ pub(crate) fn parse_state(body: &[u8]) -> Result<InspectedState> {
         Some(state) => (state.status, state.exit_code.unwrap_or(0)),
         None => (None, 0),
     };
-    let tty = inspect.config.and_then(|c| c.tty).unwrap_or(false);
+    let (tty, stop_signal) = match inspect.config {
+        Some(config) => (config.tty.unwrap_or(false), config.stop_signal),
+        None => (false, None),
+    };
     let name = inspect.name.map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_default();
-    Ok(InspectedState { id: inspect.id, status, exit_code, tty, name })
+    Ok(InspectedState { id: inspect.id, status, exit_code, tty, name, stop_signal })
 }
 
 /// The seed's state for the engine's `status`. The exit code counts only once the container
@@ -136,6 +142,7 @@ mod tests {
                 exit_code: 3,
                 tty: false,
                 name: "gofer-test-perf-state".into(),
+                stop_signal: None,
             }
         );
         let running = parse_state(RUNNING_TTY).expect("a real inspect answer decodes");
@@ -148,7 +155,7 @@ mod tests {
     #[test]
     fn missing_members_are_defaults_and_a_missing_id_or_bad_json_is_an_engine_error() {
         let bare = parse_state(br#"{"Id":"abc"}"#).expect("only Id is required");
-        assert_eq!(bare, InspectedState { id: "abc".into(), status: None, exit_code: 0, tty: false, name: String::new() });
+        assert_eq!(bare, InspectedState { id: "abc".into(), status: None, exit_code: 0, tty: false, name: String::new(), stop_signal: None });
         let nulls = parse_state(br#"{"Id":"abc","State":null,"Config":{"Tty":null}}"#).expect("nulls decode");
         assert_eq!(nulls, bare);
         for body in [&br#"{"State":{"Status":"running"}}"#[..], b"", b"{", b"[]", br#"{"Id":7}"#] {

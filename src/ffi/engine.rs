@@ -44,7 +44,8 @@ pub struct GoferStartRequest {
     pub env_keys: *const *const c_char,
     pub env_values: *const *const c_char,
     pub env_count: usize,
-    /// Registry credentials; NULL user means no credentials.
+    /// Registry credentials; a NULL user, or an empty user with an empty password, means no
+    /// credentials. A user needs a password and a password a user.
     pub registry_user: *const c_char,
     pub registry_pass: *const c_char,
     /// Pull even when the image is present.
@@ -196,9 +197,10 @@ fn start_request(r: &GoferStartRequest) -> crate::Result<StartContainerRequest> 
     })
 }
 
-/// Stops a container: its stop signal, then SIGKILL after `timeout_ms` (0 kills at once; a
-/// fraction of a second is rounded up to a whole second, the engine's unit). GetState then
-/// reports CANCELLED. Stopping a stopped container succeeds.
+/// Stops a container: its stop signal, then SIGKILL once `timeout_ms` have passed (0 kills at
+/// once; the grace period is honoured to the millisecond). GetState reports CANCELLED from the
+/// moment the stop is asked, also to other threads polling it while this call runs. Stopping a
+/// container that has already exited succeeds and leaves it EXITED.
 #[no_mangle]
 pub extern "C" fn gofer_engine_stop_container(
     engine: *const GoferEngine,

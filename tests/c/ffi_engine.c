@@ -7,6 +7,7 @@
  * only defined for writes some time apart; the tests space them. */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <stdbool.h>
@@ -17,7 +18,7 @@
 
 #include "check.h"
 
-#define MAX_NAMES 32
+#define MAX_NAMES 64
 static char names[MAX_NAMES][64];
 static int name_count = 0;
 
@@ -120,6 +121,119 @@ static void stop_reports_cancelled(GoferEngine *engine) {
     GoferStatus st = gofer_engine_stop_container(engine, id, 0, &err);
     CHECK(st == GOFER_OK, "stop: %s", gofer_error_message(err));
     gofer_error_free(err);
+    int64_t code = -1;
+    GoferContainerState state = wait_exit(engine, id, &code);
+    CHECK(state == GOFER_STATE_CANCELLED && code == 137, "state %s code %lld",
+          gofer_container_state_name(state), (long long)code);
+}
+
+/* An empty user with an empty password means "no credentials": a local image starts. Half a
+ * pair is refused, naming the missing half. */
+static void empty_registry_auth_is_no_credentials(GoferEngine *engine) {
+    const char *command[] = {"true"};
+    GoferStartRequest req;
+    memset(&req, 0, sizeof req);
+    req.id = new_name();
+    req.image_name = image();
+    req.command = command;
+    req.command_count = 1;
+    req.registry_user = "";
+    req.registry_pass = "";
+    GoferError *err = NULL;
+    GoferStatus st = gofer_engine_start_container(engine, &req, NULL, &err);
+    CHECK(st == GOFER_OK, "start with an empty credential pair: %s", gofer_error_message(err));
+    gofer_error_free(err);
+    req.registry_pass = "secret";
+    err = NULL;
+    st = gofer_engine_start_container(engine, &req, NULL, &err);
+    check_error("password without user", st, err, GOFER_INVALID_ARGUMENT, "registry_auth.user");
+    req.registry_user = "someone";
+    req.registry_pass = "";
+    err = NULL;
+    st = gofer_engine_start_container(engine, &req, NULL, &err);
+    check_error("user without password", st, err, GOFER_INVALID_ARGUMENT, "registry_auth.pass");
+}
+
+/* Waits for the first log line of `id` ("ready"): the container's signal handler is set. */
+static void wait_ready(GoferEngine *engine, const char *id) {
+    GoferLogs *logs = NULL;
+    GoferError *err = NULL;
+    GoferStatus st = gofer_engine_get_logs(engine, id, &logs, &err);
+    CHECK(st == GOFER_OK, "get_logs: %s", gofer_error_message(err));
+    gofer_error_free(err);
+    if (st != GOFER_OK) return;
+    uint8_t buf[64];
+    size_t n = 0;
+    st = gofer_logs_read(logs, buf, sizeof buf, &n, NULL);
+    CHECK(st == GOFER_OK && n > 0, "first line");
+    gofer_logs_free(logs);
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct poller {
+    GoferEngine *engine;
+    const char *id;
+    GoferContainerState seen[8];
+    int count;
+    bool failed;
+};
+
+/* Polls the state every 10 ms until the container has stopped, recording each change. */
+static void *poll_state(void *arg) {
+    struct poller *p = arg;
+    for (int i = 0; i < 3000; i++) {
+        GoferContainerState state;
+        int64_t code;
+        if (gofer_engine_get_state(p->engine, p->id, &state, &code, NULL) != GOFER_OK) {
+            p->failed = true;
+            break;
+        }
+        if ((p->count == 0 || p->seen[p->count - 1] != state) && p->count < 8) p->seen[p->count++] = state;
+        if (state == GOFER_STATE_EXITED || state == GOFER_STATE_CANCELLED) break;
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+/* A thread polling GetState while another stops the container sees RUNNING, then CANCELLED:
+ * never the kill's exit code as a plain EXITED (Gofer would record a failed task). */
+static void state_poller_sees_cancelled_while_a_stop_is_in_flight(GoferEngine *engine) {
+    for (int round = 0; round < 20; round++) {
+        const char *id = start_shell(engine, "trap 'exit 143' TERM; echo ready; while true; do sleep 0.05; done");
+        if (!id) return;
+        wait_ready(engine, id);
+        struct poller p = {.engine = engine, .id = id};
+        pthread_t thread;
+        CHECK(pthread_create(&thread, NULL, poll_state, &p) == 0, "poller thread");
+        GoferError *err = NULL;
+        GoferStatus st = gofer_engine_stop_container(engine, id, 10000, &err);
+        CHECK(st == GOFER_OK, "stop: %s", gofer_error_message(err));
+        gofer_error_free(err);
+        pthread_join(thread, NULL);
+        CHECK(!p.failed && p.count == 2 && p.seen[0] == GOFER_STATE_RUNNING && p.seen[1] == GOFER_STATE_CANCELLED,
+              "round %d: seen %d states, last %s", round, p.count,
+              gofer_container_state_name(p.count ? p.seen[p.count - 1] : GOFER_STATE_UNKNOWN));
+    }
+}
+
+/* A 500 ms grace period is 500 ms, not a second: a process that ignores SIGTERM is killed then. */
+static void sub_second_grace_is_honoured(GoferEngine *engine) {
+    const char *id = start_shell(engine, "trap '' TERM; echo ready; while true; do sleep 0.05; done");
+    if (!id) return;
+    wait_ready(engine, id);
+    double started = now_seconds();
+    GoferError *err = NULL;
+    GoferStatus st = gofer_engine_stop_container(engine, id, 500, &err);
+    double took = now_seconds() - started;
+    CHECK(st == GOFER_OK, "stop: %s", gofer_error_message(err));
+    gofer_error_free(err);
+    CHECK(took >= 0.3 && took <= 0.7, "stop with a 500 ms grace took %.3f s", took);
     int64_t code = -1;
     GoferContainerState state = wait_exit(engine, id, &code);
     CHECK(state == GOFER_STATE_CANCELLED && code == 137, "state %s code %lld",
@@ -301,6 +415,9 @@ int main(void) {
     }
     run_then_logs_then_state(engine);
     stop_reports_cancelled(engine);
+    empty_registry_auth_is_no_credentials(engine);
+    state_poller_sees_cancelled_while_a_stop_is_in_flight(engine);
+    sub_second_grace_is_honoured(engine);
     unknown_id_is_no_such_container(engine);
     no_such_image(engine);
     attach_echoes_through_cat(engine);

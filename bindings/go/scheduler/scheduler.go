@@ -77,7 +77,7 @@ type StartContainerResponse struct {
 type StopContainerRequest struct {
 	ID string
 	// How long the container may take to stop after its stop signal before it is killed;
-	// 0 kills at once. The engine counts whole seconds: a fraction rounds up.
+	// 0 kills at once. Honoured to the millisecond (Gofer stops with 500 ms).
 	Timeout time.Duration
 }
 
