@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 // The result of every fallible call. 0 is success; the three sentinels of Gofer's `scheduler`
-// package come first.
+// package come first. The values are contiguous from 0.
 typedef enum GoferStatus {
   GOFER_OK = 0,
   // The ID names no container ("scheduler: entity not found").
@@ -72,7 +72,7 @@ typedef enum GoferContainerState {
 // `gofer_attach_free`.
 typedef struct GoferAttach GoferAttach;
 
-// A connection to the Docker engine. Opaque, thread-safe: share one among all threads.
+// A connection to an engine. Opaque, thread-safe: share one among all threads.
 // Created by `gofer_engine_new`, freed by `gofer_engine_free`.
 typedef struct GoferEngine GoferEngine;
 
@@ -97,6 +97,8 @@ typedef struct GoferEngineOptions {
   bool prune;
   // Prune period in milliseconds; 0 means 15 minutes.
   uint64_t prune_interval_ms;
+  // The engine type: "docker" (the default, also when NULL). Borrowed for the call.
+  const char *engine_type;
 } GoferEngineOptions;
 
 // What to run. Every pointer is borrowed for the duration of the call.
@@ -183,7 +185,7 @@ enum GoferStatus gofer_engine_new(const struct GoferEngineOptions *options,
 // follow.
 void gofer_engine_free(struct GoferEngine *engine);
 
-// Starts a container (SPEC.md StartContainer). On success `*url_out` receives
+// Starts a container (docs/contract.md, StartContainer). On success `*url_out` receives
 // "127.0.0.1:<port>" when `request->port` was set, else "" — owned by the caller, freed with
 // `gofer_string_free`. `url_out` may be NULL when the URL is not wanted.
 enum GoferStatus gofer_engine_start_container(const struct GoferEngine *engine,
@@ -231,6 +233,11 @@ void gofer_error_free(struct GoferError *err);
 // A static name for a status ("GOFER_NO_SUCH_CONTAINER", ...); "GOFER_UNKNOWN_STATUS" for a
 // value that is no status. Never free it.
 const char *gofer_status_name(int32_t status);
+
+// The text that messages of a status start with: the error kind's description ("scheduler:
+// entity not found" for GOFER_NO_SUCH_CONTAINER, ...); "" for GOFER_OK and for a value that is
+// no status. Static: never free it. The Go binding's tests compare its sentinels with these.
+const char *gofer_status_description(int32_t status);
 
 // Opens the logs of a container, from its start, following it until it exits. An unknown ID
 // fails here (GOFER_NO_SUCH_CONTAINER). On success `*logs_out` receives a new stream owned by

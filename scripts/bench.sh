@@ -30,15 +30,8 @@ trap 'log "run time: $((SECONDS - STARTED)) s"' EXIT
 QUICK=0
 for a in "$@"; do [[ $a == --quick ]] && QUICK=1; done
 
-need=()
-command -v go >/dev/null 2>&1 || need+=(golang-go)
-command -v gcc >/dev/null 2>&1 || need+=(gcc)
-if [[ ${#need[@]} -gt 0 ]]; then
-  log "installing: ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq
-  timeout 1200 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+gofer_need_packages go=golang-go gcc=gcc
 
 timeout 900 scripts/testbed.sh up
 mkdir -p "$OUT/bin"

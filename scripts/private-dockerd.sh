@@ -41,6 +41,7 @@ CHECKOUT_ID=$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
 BRIDGE=gofer-flt$((CHECKOUT_ID % 100000))
 BRIDGE_ADDR=10.213.$((CHECKOUT_ID % 250 + 1)).1/24
 
+. "$ROOT/scripts/lib.sh"
 log() { echo "private-dockerd: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 d() { timeout "${T:-30}" docker -H "$HOST" "$@"; }
@@ -131,18 +132,7 @@ start() {
 import_image() {
   [[ $(d image inspect -f "{{index .Config.Labels \"$MARK\"}}" "$IMAGE" 2>/dev/null) != "$MARK_VER" ]] || return 0
   log "importing $IMAGE"
-  local bb=/bin/busybox r a
-  file -L "$bb" | grep -q 'statically linked' || die "$bb is not a static busybox (apt-get install busybox-static)"
-  r=$(mktemp -d "$FAULTS/rootfs.XXXXXX")
-  mkdir -p "$r"/{bin,etc,tmp,root}
-  chmod 1777 "$r/tmp"
-  cp "$bb" "$r/bin/busybox"
-  for a in $("$bb" --list); do [[ -e $r/bin/$a ]] || ln -s busybox "$r/bin/$a"; done
-  echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
-  echo 'root:x:0:' >"$r/etc/group"
-  tar -C "$r" --numeric-owner --owner=0 --group=0 -c . |
-    T=120 d import -c 'CMD ["/bin/sh"]' -c "LABEL $MARK=$MARK_VER" - "$IMAGE" >/dev/null
-  rm -rf "$r"
+  TMPDIR=$FAULTS gofer_import_busybox "$IMAGE" "$MARK" "$MARK_VER" docker -H "$HOST" || die "cannot import $IMAGE"
 }
 
 signal_dockerd() {   # $1 signal; fails when our dockerd is not running

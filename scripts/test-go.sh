@@ -13,16 +13,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 log() { echo "test-go: $*" >&2; }
 
-need=()
-command -v go >/dev/null 2>&1 || need+=(golang-go)
-command -v gcc >/dev/null 2>&1 || need+=(gcc)           # cgo
-command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
-if [[ ${#need[@]} -gt 0 ]]; then
-  log "installing: ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq
-  timeout 1200 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+gofer_need_packages go=golang-go gcc=gcc pkg-config=pkg-config   # gcc: cgo
 
 timeout 900 scripts/testbed.sh up
 log "building the library"

@@ -20,10 +20,8 @@ trap 'log "run time: $((SECONDS - STARTED)) s"' EXIT
 
 # Debian's python3 makes venvs only with python3-venv (ensurepip); a fresh machine may lack both.
 if ! { command -v "$PYTHON" >/dev/null 2>&1 && "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; }; then
-  log "installing: python3 python3-venv"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq
-  timeout 1200 apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev >/dev/null
+  . "$ROOT/scripts/lib.sh"
+  gofer_apt_install python3 python3-venv python3-dev
 fi
 
 # maturin in a venv of its own, kept between runs (it never sees the package under test).

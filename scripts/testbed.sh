@@ -37,29 +37,13 @@ reg_code() { curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$REG/v2/" || tr
 # True if pid $1 is alive and is the program $2 (guards against stale pid files / pid reuse).
 is_proc() { [[ -n $1 && -r /proc/$1/comm && $(cat "/proc/$1/comm" 2>/dev/null) == "$2" ]]; }
 
-TMP_ROOTFS=""; OUR_POLICY=""   # removed on any exit, including die()
-trap '[[ -z $TMP_ROOTFS ]] || rm -rf "$TMP_ROOTFS"; [[ -z $OUR_POLICY ]] || rm -f /usr/sbin/policy-rc.d' EXIT
+. "$ROOT/scripts/lib.sh"
 
 install_packages() {
-  have() { command -v "$1" >/dev/null 2>&1; }
-  local need=()
-  { have dockerd && have docker; } || need+=(docker.io)   # /usr/local/bin/docker (newer CLI) is fine too
-  have docker-registry || need+=(docker-registry)
-  # Need the *static* busybox (the image has no libc); plain `busybox` package is not enough.
-  dpkg -s busybox-static 2>/dev/null | grep -q '^Status: install ok installed' || need+=(busybox-static)
-  have htpasswd || need+=(apache2-utils)
-  local c; for c in gcc valgrind pkg-config curl file; do have "$c" || need+=("$c"); done
-  [[ ${#need[@]} -eq 0 ]] && return
-  log "installing: ${need[*]}"
-  # Without systemd, postinst scripts would try init.d: docker-registry's would start a stock,
-  # auth-less registry on :5000 and squat our port. Deny service starts during the install.
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; OUR_POLICY=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq
-  timeout 1200 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  if [[ -n $OUR_POLICY ]]; then rm -f /usr/sbin/policy-rc.d; OUR_POLICY=""; fi
+  # /usr/local/bin/docker (a newer CLI) is fine too; the *static* busybox is needed (the image
+  # has no libc), plain `busybox` is not enough.
+  gofer_need_packages dockerd=docker.io docker=docker.io docker-registry=docker-registry busybox-static \
+    htpasswd=apache2-utils gcc=gcc valgrind=valgrind pkg-config=pkg-config curl=curl file=file
 }
 
 start_docker() {
@@ -84,23 +68,7 @@ start_docker() {
 build_image() {
   [[ $(d image inspect -f "{{index .Config.Labels \"$MARK\"}}" "$IMAGE" 2>/dev/null) != "$MARK_VER" ]] || return 0
   log "building $IMAGE from busybox-static"
-  local bb=/bin/busybox info
-  info=$(file -L "$bb")
-  # A dynamic busybox would need ld.so + libc inside the image; refuse it instead of a confusing
-  # "no such file or directory" at container start.
-  [[ $info == *statically* && $info != *interpreter* ]] || die "$bb is not statically linked: $info"
-  TMP_ROOTFS=$(mktemp -d "$TB/rootfs.XXXXXX")
-  local r=$TMP_ROOTFS a
-  mkdir -p "$r"/{bin,etc,tmp,root}
-  chmod 1777 "$r/tmp"
-  cp "$bb" "$r/bin/busybox"
-  for a in $("$bb" --list); do [[ -e $r/bin/$a ]] || ln -s busybox "$r/bin/$a"; done
-  echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
-  echo 'root:x:0:' >"$r/etc/group"
-  # The label is the marker checked above; CMD so `docker run IMAGE` alone gives a shell.
-  tar -C "$r" --numeric-owner --owner=0 --group=0 -c . |
-    T=120 d import -c 'CMD ["/bin/sh"]' -c "LABEL $MARK=$MARK_VER" - "$IMAGE" >/dev/null
-  rm -rf "$r"; TMP_ROOTFS=""
+  TMPDIR=$TB gofer_import_busybox "$IMAGE" "$MARK" "$MARK_VER" docker || die "cannot import $IMAGE"
   # Smoke test once, right after building. Named gofer-test-* so `down` reaps it if it hangs.
   [[ $(T=60 d run --rm --name "gofer-test-testbed-smoke-$$" "$IMAGE" sh -c 'echo ok') == ok ]] ||
     die "smoke run of $IMAGE failed"

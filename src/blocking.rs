@@ -1,27 +1,48 @@
-//! The blocking face of the engine, shared by the C ABI and the Python module.
+//! The blocking face, shared by the C ABI and the Python module: an engine chosen by type, its
+//! log reader and its attach sessions.
 //!
-//! Each call blocks its thread on the private runtime ([`crate::runtime`]). Every handle
-//! remembers the process that created it and refuses to work in a forked child, whose copy of
-//! the parent's connections and runtime would hang. A child does not even drop them: closing a
-//! socket the parent's runtime registered would deregister it from the epoll instance both
-//! processes share, breaking the parent's connection. They are leaked there instead.
+//! Every call runs on the caller's thread (see `http::blocking`). A caller that must react
+//! while a call waits (Python's Ctrl-C) passes an [`Interrupt`] hook through
+//! [`BlockingEngine::interruptible`] and the `*_interruptible` methods: the one way a blocking
+//! call is cut short from inside.
+//!
+//! Every handle remembers the process that created it and refuses to work in a forked child,
+//! whose copy of the parent's connections would be shared with the parent. A child does not
+//! even drop them: closing a socket the parent's runtime registered would deregister it from
+//! the epoll instance both processes share, breaking the parent's connection. They are leaked
+//! there instead.
 
 use std::mem::ManuallyDrop;
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use crate::docker::logs::reader::{BlockingLogs, Shutdown};
-use crate::docker::{AttachSession, DockerEngine, DockerOptions};
+use crate::docker::blocking::BlockingDocker;
+use crate::docker::DockerOptions;
+use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Interrupt};
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::blocking::Closer;
 use crate::model::*;
 use crate::runtime;
-use crate::validate;
 
-/// A [`DockerEngine`] with blocking methods. Thread-safe: share it by reference (or `Arc`).
-pub struct BlockingEngine {
-    engine: ManuallyDrop<DockerEngine>,
-    pid: u32,
+/// Which engine to connect to, and how.
+#[derive(Clone, Debug)]
+pub enum EngineConfig {
+    Docker(DockerOptions),
+}
+
+impl EngineConfig {
+    pub fn engine_type(&self) -> EngineType {
+        match self {
+            EngineConfig::Docker(_) => EngineType::Docker,
+        }
+    }
+}
+
+impl From<DockerOptions> for EngineConfig {
+    fn from(options: DockerOptions) -> Self {
+        EngineConfig::Docker(options)
+    }
 }
 
 /// Drops `value` in the process that created it; leaks it in a forked child (see module docs).
@@ -32,114 +53,129 @@ fn drop_in_owner<T>(owner: u32, value: &mut ManuallyDrop<T>) {
     }
 }
 
+/// An engine with blocking methods. Thread-safe: share it by reference (or `Arc`).
+pub struct BlockingEngine {
+    ops: ManuallyDrop<Arc<dyn BlockingOps>>,
+    pid: u32,
+}
+
 impl Drop for BlockingEngine {
     fn drop(&mut self) {
-        drop_in_owner(self.pid, &mut self.engine);
+        drop_in_owner(self.pid, &mut self.ops);
     }
 }
 
 impl BlockingEngine {
-    /// Connects to the engine (see [`DockerEngine::connect`]).
-    pub fn connect(options: DockerOptions) -> Result<Self> {
-        // connect() spawns the prune task, so it must run inside the private runtime.
-        let engine = runtime::block_on(DockerEngine::connect(options))??;
-        Ok(BlockingEngine { engine: ManuallyDrop::new(engine), pid: runtime::current_pid() })
+    /// Connects to the engine `config` names and checks that it answers.
+    pub fn connect(config: impl Into<EngineConfig>) -> Result<Self> {
+        Self::connect_interruptible(config, None)
     }
 
-    /// The async engine inside, for callers that run their own runtime.
-    pub fn engine(&self) -> &DockerEngine {
-        &self.engine
+    /// [`BlockingEngine::connect`] that runs `interrupt` while it waits.
+    pub fn connect_interruptible(config: impl Into<EngineConfig>, interrupt: Interrupt<'_>) -> Result<Self> {
+        runtime::check_may_block()?;
+        let ops: Arc<dyn BlockingOps> = match config.into() {
+            EngineConfig::Docker(options) => Arc::new(BlockingDocker::connect(options, interrupt)?),
+        };
+        Ok(BlockingEngine { ops: ManuallyDrop::new(ops), pid: runtime::current_pid() })
     }
 
-    fn call<F: std::future::Future<Output = Result<T>>, T>(&self, f: F) -> Result<T> {
-        runtime::check_same_process(self.pid)?;
-        runtime::block_on(f)?
+    pub fn engine_type(&self) -> EngineType {
+        self.ops.engine_type()
+    }
+
+    /// This engine's calls, with `interrupt` run while each waits; its error abandons the call.
+    pub fn interruptible<'a>(&'a self, interrupt: &'a (dyn Fn() -> Result<()> + Sync)) -> Calls<'a> {
+        Calls { engine: self, interrupt: Some(interrupt) }
+    }
+
+    fn calls(&self) -> Calls<'_> {
+        Calls { engine: self, interrupt: None }
     }
 
     pub fn start_container(&self, request: StartContainerRequest) -> Result<StartContainerResponse> {
-        self.call(self.engine.start_container(request))
+        self.calls().start_container(request)
     }
 
     pub fn stop_container(&self, request: StopContainerRequest) -> Result<()> {
-        self.call(self.engine.stop_container(request))
+        self.calls().stop_container(request)
     }
 
-    /// Made on the calling thread over the engine's blocking client: no runtime worker is
-    /// involved (through one, each call cost several thread wake-ups: benches/analysis.md).
     pub fn get_state(&self, request: GetStateRequest) -> Result<GetStateResponse> {
-        self.state(request, None)
+        self.calls().get_state(request)
     }
 
-    /// [`BlockingEngine::get_state`] that runs `check` every 100 ms while the engine has not
-    /// answered; its error abandons the call. For a caller that must react to signals (Python's
-    /// Ctrl-C) while it waits.
-    pub fn get_state_checked(
-        &self,
-        request: GetStateRequest,
-        check: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<GetStateResponse> {
-        self.state(request, Some(check))
-    }
-
-    fn state(&self, request: GetStateRequest, check: crate::docker::wire::Check<'_>) -> Result<GetStateResponse> {
-        runtime::check_same_process(self.pid)?;
-        validate::container_id("id", &request.id)?;
-        let inspected = self.engine.inspect_state_blocking(&request.id, check)?;
-        Ok(self.engine.state_from_inspect(&inspected))
-    }
-
-    /// The logs are read on the caller's thread from a connection of their own (no runtime,
-    /// no hand-off between threads for each chunk): see `docker::logs::reader`.
+    /// The logs are read on the caller's thread from a connection of their own.
     pub fn get_logs(&self, request: GetLogsRequest) -> Result<LogReader> {
-        runtime::check_same_process(self.pid)?;
-        validate::container_id("id", &request.id)?;
-        // Looked up first: an unknown or ambiguous ID fails here, not at the first read.
-        let inspected = self.engine.inspect_state_blocking(&request.id, None)?;
-        let logs = BlockingLogs::open(self.engine.wire().clone(), inspected)?;
-        Ok(LogReader::new(logs, self.pid))
+        self.calls().get_logs(request)
     }
 
     pub fn attach_container(&self, request: AttachContainerRequest) -> Result<Attachment> {
-        let session = self.call(self.engine.attach_container(request))?;
-        Ok(Attachment { session: ManuallyDrop::new(session), pid: self.pid })
+        self.calls().attach_container(request)
     }
 
     pub fn prune(&self) -> Result<usize> {
-        self.call(self.engine.prune())
+        self.calls().prune()
+    }
+}
+
+/// The calls of a [`BlockingEngine`], with or without an interrupt hook.
+pub struct Calls<'a> {
+    engine: &'a BlockingEngine,
+    interrupt: Interrupt<'a>,
+}
+
+impl Calls<'_> {
+    fn ops(&self) -> Result<&dyn BlockingOps> {
+        runtime::check_same_process(self.engine.pid)?;
+        Ok(&**self.engine.ops)
+    }
+
+    pub fn start_container(&self, request: StartContainerRequest) -> Result<StartContainerResponse> {
+        self.ops()?.start_container(request, self.interrupt)
+    }
+
+    pub fn stop_container(&self, request: StopContainerRequest) -> Result<()> {
+        self.ops()?.stop_container(request, self.interrupt)
+    }
+
+    pub fn get_state(&self, request: GetStateRequest) -> Result<GetStateResponse> {
+        self.ops()?.get_state(request, self.interrupt)
+    }
+
+    pub fn get_logs(&self, request: GetLogsRequest) -> Result<LogReader> {
+        let source = self.ops()?.get_logs(request, self.interrupt)?;
+        Ok(LogReader::new(source, self.engine.pid))
+    }
+
+    pub fn attach_container(&self, request: AttachContainerRequest) -> Result<Attachment> {
+        let session = self.ops()?.attach_container(request, self.interrupt)?;
+        Ok(Attachment { session: ManuallyDrop::new(session), pid: self.engine.pid })
+    }
+
+    pub fn prune(&self) -> Result<usize> {
+        self.ops()?.prune(self.interrupt)
     }
 }
 
 /// A container's logs read on the caller's thread, with the semantics of `read(2)`: `Ok(0)` is
 /// the end of the logs, an error is never an end.
 ///
-/// One reader at a time (`&mut self`); [`LogCloser::close`], from any thread, wakes a blocked
-/// read, which then fails with `InvalidState`. The reader talks to the engine over a blocking
-/// socket of its own (see `docker::logs::reader`): no runtime is involved, so it is safe to
-/// drop anywhere, also in a forked child.
+/// Thread-safe, one read at a time (concurrent reads take turns). [`LogCloser::close`], from any
+/// thread, wakes a blocked read, which then fails with `InvalidState`. The C ABI and the Python
+/// module use it as it is.
 pub struct LogReader {
-    logs: BlockingLogs,
-    /// How the stream ended, once it has. A failure is reported by every read after the bytes
-    /// that came before it, never turned into an end: a caller that retries must not take a
-    /// truncated log for a whole one.
-    end: Option<End>,
+    state: ManuallyDrop<Mutex<Reading>>,
     closer: LogCloser,
     pid: u32,
 }
 
-/// Closes a [`LogReader`] from any thread, waking a blocked read.
-#[derive(Clone)]
-pub struct LogCloser {
-    shutdown: Arc<Shutdown>,
-}
-
-impl LogCloser {
-    pub fn close(&self) {
-        self.shutdown.close();
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.shutdown.is_closed()
-    }
+struct Reading {
+    source: Box<dyn BlockingLogs>,
+    /// How the stream ended, once it has. A failure is reported by every read after the bytes
+    /// that came before it, never turned into an end: a caller that retries must not take a
+    /// truncated log for a whole one.
+    end: Option<End>,
 }
 
 enum End {
@@ -147,10 +183,32 @@ enum End {
     Failed(Error),
 }
 
+/// Closes a [`LogReader`] from any thread, waking a blocked read.
+#[derive(Clone)]
+pub struct LogCloser {
+    closer: Arc<Closer>,
+}
+
+impl LogCloser {
+    pub fn close(&self) {
+        self.closer.close();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closer.is_closed()
+    }
+}
+
+impl Drop for LogReader {
+    fn drop(&mut self) {
+        drop_in_owner(self.pid, &mut self.state);
+    }
+}
+
 impl LogReader {
-    fn new(logs: BlockingLogs, pid: u32) -> Self {
-        let closer = LogCloser { shutdown: logs.shutdown() };
-        LogReader { logs, end: None, closer, pid }
+    fn new(source: Box<dyn BlockingLogs>, pid: u32) -> Self {
+        let closer = LogCloser { closer: source.closer() };
+        LogReader { state: ManuallyDrop::new(Mutex::new(Reading { source, end: None })), closer, pid }
     }
 
     /// A handle that closes this reader from another thread.
@@ -160,21 +218,28 @@ impl LogReader {
 
     /// Reads up to `buf.len()` bytes, blocking until at least one is available. `Ok(0)` means
     /// the logs ended (the container exited and all its output was read).
-    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        loop {
-            if let Some(n) = self.read_for(buf, None)? {
-                return Ok(n);
-            }
-        }
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        self.read_for(buf, None, None).map(|n| n.unwrap_or(0))
     }
 
-    /// Like [`LogReader::read`] but waits at most `wait`: `Ok(None)` when nothing arrived in
-    /// that time. Lets a caller (Python) check for signals between waits.
-    pub fn read_timeout(&mut self, buf: &mut [u8], wait: Duration) -> Result<Option<usize>> {
-        self.read_for(buf, Some(wait))
+    /// Like [`LogReader::read`] but waits at most `wait`: `Ok(None)` when nothing arrived.
+    pub fn read_timeout(&self, buf: &mut [u8], wait: Duration) -> Result<Option<usize>> {
+        self.read_for(buf, Some(wait), None)
     }
 
-    fn read_for(&mut self, buf: &mut [u8], wait: Option<Duration>) -> Result<Option<usize>> {
+    /// [`LogReader::read`] that runs `interrupt` while it waits. Its error abandons the read
+    /// and leaves the stream as it was: the next read goes on where this one stopped.
+    pub fn read_interruptible(&self, buf: &mut [u8], interrupt: &(dyn Fn() -> Result<()> + Sync)) -> Result<usize> {
+        self.read_for(buf, None, Some(interrupt)).map(|n| n.unwrap_or(0))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Reading> {
+        // A read that panicked left the source as a failed read would; a poisoned lock is
+        // still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read_for(&self, buf: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>) -> Result<Option<usize>> {
         runtime::check_same_process(self.pid)?;
         if self.closer.is_closed() {
             return Err(closed_error());
@@ -182,25 +247,31 @@ impl LogReader {
         if buf.is_empty() {
             return Ok(Some(0));
         }
-        match &self.end {
+        let mut reading = self.lock();
+        match &reading.end {
             Some(End::Complete) => return Ok(Some(0)),
             Some(End::Failed(e)) => return Err(e.repeat()),
             None => {}
         }
-        match self.logs.read(buf, wait) {
-            Ok(Some(0)) => {
-                self.end = Some(End::Complete);
-                Ok(Some(0))
-            }
-            Ok(read) => Ok(read),
-            // A close from another thread shuts the connection down under a blocked read:
-            // whatever the read saw then, the reason is the close.
-            Err(_) if self.closer.is_closed() => Err(closed_error()),
-            Err(e) => {
-                let again = e.repeat();
-                self.end = Some(End::Failed(e));
-                Err(again)
-            }
+        loop {
+            return match reading.source.read(buf, wait, interrupt) {
+                // Without a wait, nothing-yet means read again.
+                Ok(None) if wait.is_none() => continue,
+                Ok(Some(0)) => {
+                    reading.end = Some(End::Complete);
+                    Ok(Some(0))
+                }
+                Ok(read) => Ok(read),
+                Err(e) if e.is_interruption() => Err(e),
+                // A close from another thread shuts the connection down under a blocked read:
+                // whatever the read saw then, the reason is the close.
+                Err(_) if self.closer.is_closed() => Err(closed_error()),
+                Err(e) => {
+                    let again = e.repeat();
+                    reading.end = Some(End::Failed(e));
+                    Err(again)
+                }
+            };
         }
     }
 }
@@ -209,9 +280,9 @@ fn closed_error() -> Error {
     Error::new(ErrorKind::InvalidState, "the log stream was closed")
 }
 
-/// A blocking handle on an [`AttachSession`].
+/// An attach session of the blocking face.
 pub struct Attachment {
-    session: ManuallyDrop<AttachSession>,
+    session: ManuallyDrop<Box<dyn BlockingSession>>,
     pid: u32,
 }
 
@@ -223,23 +294,27 @@ impl Drop for Attachment {
 
 impl Attachment {
     /// The caller's end of the session (owned by the attachment, closed with it).
-    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+    pub fn raw_fd(&self) -> RawFd {
         self.session.raw_fd()
     }
 
-    pub fn session(&self) -> &AttachSession {
-        &self.session
+    pub fn resize(&self, width: u16, height: u16) -> Result<()> {
+        self.resize_interruptible(width, height, None)
     }
 
-    pub fn resize(&self, width: u16, height: u16) -> Result<()> {
+    pub fn resize_interruptible(&self, width: u16, height: u16, interrupt: Interrupt<'_>) -> Result<()> {
         runtime::check_same_process(self.pid)?;
-        runtime::block_on(self.session.resize(width, height))?
+        self.session.resize(width, height, interrupt)
     }
 
     /// The process's exit code, `None` while it runs.
     pub fn exit_code(&self) -> Result<Option<i64>> {
+        self.exit_code_interruptible(None)
+    }
+
+    pub fn exit_code_interruptible(&self, interrupt: Interrupt<'_>) -> Result<Option<i64>> {
         runtime::check_same_process(self.pid)?;
-        runtime::block_on(self.session.exit_code())?
+        self.session.exit_code(interrupt)
     }
 
     /// Ends the session; the caller's end reads end-of-stream. Safe from any thread.

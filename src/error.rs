@@ -10,9 +10,13 @@ use std::fmt;
 /// What went wrong, as a caller needs to branch on it.
 ///
 /// The first three are the seed's sentinel errors; their texts ([`ErrorKind::sentinel_text`])
-/// are part of the contract with Gofer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
+/// are part of the contract with Gofer. Each kind has one C status (`GoferStatus::of`), one Go
+/// error value and one Python exception class; the tests of each binding walk
+/// [`ErrorKind::iter`] (or the statuses made from it) and fail on a kind without its own.
+///
+/// Not `#[non_exhaustive]`, on purpose: the bindings match it exhaustively, so that a new kind
+/// does not build until each binding has its counterpart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
 pub enum ErrorKind {
     /// The ID names no container (`ErrNoSuchContainer`).
     NoSuchContainer,
@@ -41,32 +45,49 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The seed's exact text for the three sentinel errors, `None` for the other kinds.
-    pub fn sentinel_text(self) -> Option<&'static str> {
-        match self {
-            ErrorKind::NoSuchContainer => Some("scheduler: entity not found"),
-            ErrorKind::NoSuchImage => Some("scheduler: docker image not found"),
-            ErrorKind::AmbiguousContainerName => Some(
-                "scheduler: more than one container was found for the given container name",
-            ),
-            _ => None,
-        }
+    /// Every kind, in declaration order.
+    pub fn iter() -> impl Iterator<Item = ErrorKind> {
+        <ErrorKind as strum::IntoEnumIterator>::iter()
     }
 
-    /// A short, stable description used as the prefix of every message of this kind.
+    /// The kind's name as written here ("NoSuchContainer"): the Python exception class and the
+    /// Go sentinel (with `Err` in front) carry it.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// A short, stable description used as the prefix of every message of this kind; for the
+    /// three sentinels, the seed's exact text.
     pub fn description(self) -> &'static str {
-        if let Some(text) = self.sentinel_text() {
-            return text;
-        }
         match self {
+            ErrorKind::NoSuchContainer => "scheduler: entity not found",
+            ErrorKind::NoSuchImage => "scheduler: docker image not found",
+            ErrorKind::AmbiguousContainerName => {
+                "scheduler: more than one container was found for the given container name"
+            }
             ErrorKind::InvalidArgument => "scheduler: invalid argument",
             ErrorKind::Connection => "scheduler: cannot reach the docker engine",
             ErrorKind::Timeout => "scheduler: the docker engine did not answer in time",
             ErrorKind::ContainerNotRunning => "scheduler: container is not running",
             ErrorKind::Engine => "scheduler: docker engine error",
             ErrorKind::InvalidState => "scheduler: handle cannot be used here",
-            _ => "scheduler: internal error",
+            ErrorKind::Internal => "scheduler: internal error",
         }
+    }
+
+    /// The seed's exact text for the three sentinel errors, `None` for the other kinds.
+    pub fn sentinel_text(self) -> Option<&'static str> {
+        let sentinel = match self {
+            ErrorKind::NoSuchContainer | ErrorKind::NoSuchImage | ErrorKind::AmbiguousContainerName => true,
+            ErrorKind::InvalidArgument
+            | ErrorKind::Connection
+            | ErrorKind::Timeout
+            | ErrorKind::ContainerNotRunning
+            | ErrorKind::Engine
+            | ErrorKind::InvalidState
+            | ErrorKind::Internal => false,
+        };
+        sentinel.then(|| self.description())
     }
 }
 
@@ -77,6 +98,9 @@ pub struct Error {
     message: String,
     http_status: Option<u16>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// Raised by a caller's interrupt hook (see `engine::Interrupt`): the call was abandoned
+    /// between two reads, and a stream it was reading can go on.
+    interruption: bool,
 }
 
 /// The library's result type.
@@ -85,7 +109,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with a detail message (the kind's description is added by `Display`).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), http_status: None, source: None }
+        Error { kind, message: message.into(), http_status: None, source: None, interruption: false }
     }
 
     /// An invalid-argument error naming the argument at fault.
@@ -115,7 +139,18 @@ impl Error {
     /// The same error again (kind, message, status), for a failure reported more than once;
     /// the cause stays with the first report.
     pub(crate) fn repeat(&self) -> Self {
-        Error { kind: self.kind, message: self.message.clone(), http_status: self.http_status, source: None }
+        Error { kind: self.kind, message: self.message.clone(), http_status: self.http_status, source: None, interruption: false }
+    }
+
+    /// Marks an error raised by a caller's interrupt hook.
+    pub(crate) fn interruption(mut self) -> Self {
+        self.interruption = true;
+        self
+    }
+
+    /// Whether this error came from a caller's interrupt hook rather than from the engine.
+    pub(crate) fn is_interruption(&self) -> bool {
+        self.interruption
     }
 
     /// What went wrong, to branch on.

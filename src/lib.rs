@@ -1,10 +1,10 @@
 //! gofer-scheduler: the container-scheduler engine of the Gofer CI system.
 //!
-//! The seed's five operations (start, stop, state, logs, attach) implemented once, over the
-//! Docker Engine API (bollard), and shared by every binding:
+//! The seed's five operations (start, stop, state, logs, attach) and prune, implemented once
+//! per engine over one HTTP layer, and shared by every binding (docs/contract.md):
 //!
-//! - Rust: [`DockerEngine`] (async, implements [`Engine`]) or [`BlockingEngine`] (blocking, on a
-//!   private runtime);
+//! - Rust: an [`Engine`] ([`DockerEngine`], async), or a [`BlockingEngine`] (blocking, any
+//!   engine type, on the caller's thread);
 //! - C: `include/gofer_scheduler.h` over the [`ffi`] module;
 //! - Go (`bindings/go`, over the C ABI) and Python (`bindings/python`, over [`BlockingEngine`]).
 //!
@@ -16,12 +16,14 @@ pub mod docker;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+mod http;
 pub mod model;
 pub mod runtime;
 mod validate;
 
-pub use blocking::{BlockingEngine, LogCloser, LogReader};
+pub use blocking::{Attachment, BlockingEngine, Calls, EngineConfig, LogCloser, LogReader};
 pub use docker::{AttachSession, DockerEngine, DockerOptions, LogStream, MANAGED_LABEL};
-pub use engine::Engine;
+pub use engine::{Engine, Interrupt};
 pub use error::{Error, ErrorKind, Result};
+pub use http::Endpoint;
 pub use model::*;

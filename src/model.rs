@@ -7,22 +7,31 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-/// The kind of engine a scheduler drives. Only Docker exists (the seed's `EngineDocker`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The kind of engine a scheduler drives (the seed's `EngineType`); its string is the seed's
+/// (`"docker"`). The C ABI and the bindings choose an engine by this string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum EngineType {
     Docker,
 }
 
 impl EngineType {
     pub fn as_str(self) -> &'static str {
-        match self {
-            EngineType::Docker => "docker",
-        }
+        self.into()
+    }
+
+    /// The engine type named `name` ("docker"); an invalid-argument error naming `field` else.
+    pub fn parse(field: &str, name: &str) -> crate::Result<Self> {
+        name.parse().map_err(|_| {
+            let known: Vec<&str> = <EngineType as strum::IntoEnumIterator>::iter().map(EngineType::as_str).collect();
+            crate::Error::invalid_argument(field, format!("{name:?} is not an engine type; known are {}", known.join(", ")))
+        })
     }
 }
 
 /// The state of a container as Gofer sees it; the string values are the seed's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ContainerState {
     Unknown,
     Running,
@@ -35,14 +44,7 @@ pub enum ContainerState {
 impl ContainerState {
     /// The seed's string value: `"UNKNOWN"`, `"RUNNING"`, ...
     pub fn as_str(self) -> &'static str {
-        match self {
-            ContainerState::Unknown => "UNKNOWN",
-            ContainerState::Running => "RUNNING",
-            ContainerState::Paused => "PAUSED",
-            ContainerState::Restarting => "RESTARTING",
-            ContainerState::Exited => "EXITED",
-            ContainerState::Cancelled => "CANCELLED",
-        }
+        self.into()
     }
 }
 
@@ -153,6 +155,16 @@ pub struct AttachContainerRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_seed_s_strings() {
+        let states: Vec<&str> = <ContainerState as strum::IntoEnumIterator>::iter().map(ContainerState::as_str).collect();
+        assert_eq!(states, ["UNKNOWN", "RUNNING", "PAUSED", "RESTARTING", "EXITED", "CANCELLED"]);
+        assert_eq!(EngineType::Docker.as_str(), "docker");
+        assert_eq!(EngineType::parse("engine_type", "docker").unwrap(), EngineType::Docker);
+        let err = EngineType::parse("engine_type", "nomad").unwrap_err();
+        assert!(err.message().starts_with("engine_type: \"nomad\" is not an engine type; known are docker"), "{err}");
+    }
 
     #[test]
     fn debug_strings_show_no_secret() {

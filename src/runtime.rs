@@ -1,4 +1,6 @@
-//! The private tokio runtime that every blocking call (C, Go, Python) runs on.
+//! The private tokio runtime of the blocking face (C, Go, Python): it runs the periodic prune and
+//! the bridges of attach sessions to engines that are not on a unix socket. Blocking calls
+//! themselves run on the caller's thread (see `http::blocking`).
 //!
 //! Built lazily on first use, so that loading the library costs nothing. It is fork-aware: a
 //! forked child has none of its parent's runtime threads, so a runtime built by another process
@@ -6,7 +8,6 @@
 //! and the child gets a fresh one for the engines it creates. Handles created before the fork are
 //! refused by [`check_same_process`], because their connections belong to the parent.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
 
@@ -15,8 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// The runtime of this process, with the pid that built it.
 static RUNTIME: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
 
-/// Two worker threads are plenty: the work is I/O, and the calling threads poll their own
-/// futures in `block_on`; the workers drive the I/O driver and spawned bridge tasks.
+/// Two worker threads are plenty: the work is the prune's requests and the bridges' copies.
 const WORKER_THREADS: usize = 2;
 
 /// The runtime for this process, built on first use (and again in a forked child).
@@ -46,16 +46,14 @@ pub fn handle() -> Result<&'static tokio::runtime::Runtime> {
     Ok(rt)
 }
 
-/// Runs `future` to completion on the private runtime, blocking the calling thread.
-///
-/// Refuses (rather than panics) when called where tokio forbids blocking: on a thread that is
-/// running an async runtime, where waiting could deadlock that runtime. Blocking threads of a
-/// runtime (`spawn_blocking`) are fine. tokio has no public "may I block here?" query, so its
-/// own refusal, a panic raised before the future is first polled, is turned into the error.
-pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
+/// Refuses a blocking call where tokio forbids blocking: on a thread that is running an async
+/// runtime, where waiting would stall that runtime's other tasks. Blocking threads of a runtime
+/// (`spawn_blocking`) are fine. tokio has no public "may I block here?" query, so its own
+/// refusal to `block_on` there, a panic raised before anything runs, is turned into the error.
+pub fn check_may_block() -> Result<()> {
     let runtime = handle()?;
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(future))) {
-        Ok(output) => Ok(output),
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(async {}))) {
+        Ok(()) => Ok(()),
         Err(payload) => {
             let message = payload
                 .downcast_ref::<&str>()

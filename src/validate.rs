@@ -38,7 +38,7 @@ pub fn container_id(field: &str, id: &str) -> Result<()> {
 /// an image reference is at most 255 characters of name plus tag and digest anyway.
 pub(crate) const MAX_NAME: usize = 4096;
 
-/// Every check of SPEC.md's StartContainer step 1.
+/// Every check of StartContainer's validation (docs/contract.md, StartContainer 1).
 pub fn start_request(req: &StartContainerRequest) -> Result<()> {
     container_id("id", &req.id)?;
     if req.image_name.trim().is_empty() {

@@ -109,10 +109,10 @@ fn log_readers_get_an_error_not_an_end_when_dockerd_is_killed() {
 
     // Three readers: the Rust blocking reader and a C handle on a container that writes, and a
     // reader blocked on a container that writes nothing more.
-    let mut rust_reader = engine.get_logs(GetLogsRequest { id: chatty.name.clone() }).unwrap();
+    let rust_reader = engine.get_logs(GetLogsRequest { id: chatty.name.clone() }).unwrap();
     let c_engine = cabi::Engine::new(Some(&pe.host), TIMEOUT.as_millis() as u64).unwrap();
     let c_reader = c_engine.logs(&chatty).unwrap();
-    let mut quiet_reader = engine.get_logs(GetLogsRequest { id: quiet.name.clone() }).unwrap();
+    let quiet_reader = engine.get_logs(GetLogsRequest { id: quiet.name.clone() }).unwrap();
     let mut buf = vec![0u8; 16 * 1024];
     let mut rust_bytes = Vec::new();
     while rust_bytes.len() < 4096 {
@@ -383,7 +383,7 @@ fn the_same_engine_works_again_after_dockerd_restarts() {
         // And the whole cycle works on the same handles.
         let fresh = PrivateName::new(&pe, "fault-restart-fresh");
         engine.start_container(shell(&fresh, "echo after the restart; exit 5")).unwrap();
-        let mut reader = engine.get_logs(GetLogsRequest { id: fresh.name.clone() }).unwrap();
+        let reader = engine.get_logs(GetLogsRequest { id: fresh.name.clone() }).unwrap();
         let mut all = Vec::new();
         let mut buf = [0u8; 256];
         loop {
@@ -409,7 +409,7 @@ fn a_container_killed_from_outside_ends_its_log_stream_cleanly_and_reports_exite
     let engine = engine_on(&pe.host);
     let name = PrivateName::new(&pe, "fault-outside-kill");
     engine.start_container(shell(&name, CHATTY)).unwrap();
-    let mut reader = engine.get_logs(GetLogsRequest { id: name.name.clone() }).unwrap();
+    let reader = engine.get_logs(GetLogsRequest { id: name.name.clone() }).unwrap();
     let mut all = Vec::new();
     let mut buf = vec![0u8; 8192];
     while all.len() < 2048 {
@@ -449,7 +449,7 @@ fn a_container_removed_from_outside_ends_its_log_stream_and_is_then_no_such_cont
     let engine = engine_on(&pe.host);
     let name = PrivateName::new(&pe, "fault-outside-rm");
     engine.start_container(shell(&name, CHATTY)).unwrap();
-    let mut reader = engine.get_logs(GetLogsRequest { id: name.name.clone() }).unwrap();
+    let reader = engine.get_logs(GetLogsRequest { id: name.name.clone() }).unwrap();
     let mut all = Vec::new();
     let mut buf = vec![0u8; 8192];
     while all.len() < 2048 {

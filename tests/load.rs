@@ -223,7 +223,7 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
                     // GetLogs of a running container, closed after its first line.
                     let name = &running[rng.below(running.len() as u64) as usize];
                     let mut buf = [0u8; 6];
-                    match engine.get_logs(GetLogsRequest { id: name.clone() }).and_then(|mut r| r.read(&mut buf)) {
+                    match engine.get_logs(GetLogsRequest { id: name.clone() }).and_then(|r| r.read(&mut buf)) {
                         Ok(6) if &buf == b"ready\n" => {
                             tally.log_bytes_verified.fetch_add(6, Ordering::Relaxed);
                         }
@@ -385,7 +385,7 @@ fn two_hundred_log_streams_stay_open_at_once_and_each_delivers_its_whole_log() {
     let mut readers = Vec::new();
     for name in &names {
         for _ in 0..per_container {
-            let mut reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+            let reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
             let mut first = [0u8; 6];
             assert_eq!(reader.read(&mut first).unwrap(), 6);
             assert_eq!(&first, b"ready\n");

@@ -101,7 +101,7 @@ fn blocking_reader_fills_the_buffer_and_reports_the_end_as_zero() {
     let mut req = shell(&name, "seq 1 20000");
     req.id = name.0.clone();
     engine.start_container(req).unwrap();
-    let mut reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
     let mut all = Vec::new();
     let mut buf = vec![0u8; 7]; // smaller than most frames: exercises the remainder path
     let mut reads = 0;
@@ -129,7 +129,7 @@ fn blocking_reader_delivers_split_long_lines_and_both_streams_exactly() {
     let name = Name::new("blocking-long");
     let script = "head -c 100000 /dev/zero | tr '\\0' x; echo; sleep 0.2; echo err >&2; sleep 0.2; printf end";
     engine.start_container(shell(&name, script)).unwrap();
-    let mut reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
     let mut all = Vec::new();
     let mut buf = vec![0u8; 5000];
     loop {
@@ -154,8 +154,8 @@ fn blocking_reader_hands_over_a_line_after_a_quiet_spell_without_waiting_for_mor
     let name = Name::new("quiet-lines");
     let script = "seq 1 3000; sleep 2; echo two; sleep 2; echo three";
     engine.start_container(shell(&name, script)).unwrap();
-    let mut blocking = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
-    let mut sliced = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let blocking = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let sliced = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
     let burst: String = (1..=3000).map(|i| format!("{i}\n")).collect();
     let mut buf = vec![0u8; 64 * 1024];
 
@@ -191,7 +191,7 @@ fn closing_a_blocking_reader_from_another_thread_wakes_the_blocked_read() {
     let engine = BlockingEngine::connect(DockerOptions::default()).unwrap();
     let name = Name::new("wake");
     engine.start_container(shell(&name, "sleep 300")).unwrap();
-    let mut reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
     let closer = reader.closer();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
@@ -248,7 +248,7 @@ async fn a_stream_broken_midway_is_an_error_on_every_later_read_never_an_end() {
     tokio::task::spawn_blocking(move || {
         let engine = BlockingEngine::connect(options).unwrap();
         engine.start_container(req).unwrap();
-        let mut reader = engine.get_logs(GetLogsRequest { id }).unwrap();
+        let reader = engine.get_logs(GetLogsRequest { id }).unwrap();
         let mut buf = [0u8; 4096];
         assert!(reader.read(&mut buf).unwrap() > 0);
         proxy.cut();

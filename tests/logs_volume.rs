@@ -35,7 +35,7 @@ fn two_hundred_mib_of_output_is_read_whole_with_bounded_memory() {
     let rss_before = status_kib("VmRSS:");
 
     let started = Instant::now();
-    let mut reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+    let reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
     let mut buf = vec![0u8; 64 * 1024];
     let mut offset: u64 = 0;
     loop {
@@ -76,7 +76,7 @@ fn dropping_a_log_stream_early_releases_its_connection() {
     let baseline = open_fds();
 
     for _ in 0..5 {
-        let mut reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
+        let reader = engine.get_logs(GetLogsRequest { id: name.0.clone() }).unwrap();
         let mut buf = vec![0u8; 64 * 1024];
         let mut read = 0;
         while read < 1 << 20 {

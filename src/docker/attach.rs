@@ -1,100 +1,77 @@
 //! AttachContainer: an exec with a TTY, reached through a Unix stream socket.
 //!
 //! The caller gets a plain file descriptor: Go wraps it in a real `net.Conn` with deadlines,
-//! Python in a `socket.socket`, C uses read/write/poll. On a unix-socket engine it is the
-//! engine's hijacked connection itself, so the caller's reads and writes go straight to the
-//! daemon. A TCP engine's connection is bridged instead to one end of a socketpair (a task on
-//! the runtime copies between the other end and the engine), so that the caller still gets a
-//! Unix socket.
+//! Python in a `socket.socket`, C uses read/write/poll. The exec start's connection is taken
+//! over raw (see `http::upgrade`): bollard's exec stream guessed the framing from each chunk's
+//! first byte and garbled TTY output that starts with 0x00-0x02.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::os::unix::net::UnixStream as StdUnixStream;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 
-use bollard::exec::CreateExecOptions;
-use bollard::query_parameters::ResizeExecOptions;
-use bollard::Docker;
-use tokio::io::AsyncWriteExt;
+use serde::Deserialize;
 
-use super::errors::Subject;
-use super::hijack::{self, Hijacked};
-use super::{with_timeout, DockerEngine};
+use super::errors::{from_answer, success, Subject};
+use super::{api, Shared};
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{deadline_in, Transport};
 use crate::model::AttachContainerRequest;
 use crate::validate;
 
 /// One running exec session. Dropping it (or [`AttachSession::close`]) ends the session.
 pub struct AttachSession {
     /// The caller's end: the engine's connection, or the caller's end of the bridge.
-    socket: StdUnixStream,
+    socket: UnixStream,
     exec_id: String,
-    docker: Docker,
-    timeout: std::time::Duration,
-    /// The task that copies between the bridge and a TCP engine; `None` when `socket` is the
+    pub(super) shared: Arc<Shared>,
+    /// The task that copies between the bridge and the engine; `None` when `socket` is the
     /// engine's connection.
     bridge: Option<tokio::task::AbortHandle>,
 }
 
-impl DockerEngine {
-    /// SPEC.md AttachContainer.
-    pub async fn attach_container(&self, req: AttachContainerRequest) -> Result<AttachSession> {
-        validate::container_id("id", &req.id)?;
-        if req.command.is_empty() {
-            return Err(Error::invalid_argument("command", "must name a program to run"));
-        }
-        if req.command.iter().any(|a| a.contains('\0')) {
-            return Err(Error::invalid_argument("command", "an argument contains NUL"));
-        }
-        let config = CreateExecOptions {
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(true),
-            cmd: Some(req.command.clone()),
-            ..Default::default()
-        };
-        let exec = self
-            .request(Subject::Exec, "exec create", self.docker().create_exec(&req.id, config))
-            .await
-            .map_err(|e| not_running_is_said(e, &req.id))?;
-        let hijacked = hijack::start_exec(self.inner.wire.host(), self.api_version(), &exec.id, self.timeout())
-            .await
-            .map_err(|e| not_running_is_said(e, &req.id))?;
-        let (socket, bridge) = match hijacked {
-            Hijacked::Direct(connection) => (connection, None),
-            Hijacked::Bridged { connection, early_output } => {
-                let (user_end, bridge) = bridge_to_socketpair(connection, early_output)?;
-                (user_end, Some(bridge))
-            }
-        };
-        Ok(AttachSession {
-            socket,
-            exec_id: exec.id,
-            docker: self.docker().clone(),
-            timeout: self.timeout(),
-            bridge,
-        })
+/// Runs the command of `req` in its container with a TTY and connects to it.
+pub(crate) async fn attach<T: Transport>(t: &T, shared: &Arc<Shared>, req: AttachContainerRequest) -> Result<AttachSession> {
+    validate::container_id("id", &req.id)?;
+    if req.command.is_empty() {
+        return Err(Error::invalid_argument("command", "must name a program to run"));
     }
+    if req.command.iter().any(|a| a.contains('\0')) {
+        return Err(Error::invalid_argument("command", "an argument contains NUL"));
+    }
+    #[derive(Deserialize)]
+    struct Created {
+        #[serde(rename = "Id")]
+        id: String,
+    }
+    let answer = t.call(&api::create_exec(&req.id, &req.command)?, deadline_in(t.timeout())).await?;
+    let body = success(answer, Subject::Exec).map_err(|e| not_running_is_said(e, &req.id))?;
+    let Created { id: exec_id } = serde_json::from_slice(&body)
+        .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to an exec create: {e}")))?;
+    let upgraded = t.upgrade(&api::start_exec(&exec_id)).await?.map_err(|answer| {
+        not_running_is_said(from_answer(&answer, Subject::Exec), &req.id)
+    })?;
+    Ok(AttachSession { socket: upgraded.socket, exec_id, shared: shared.clone(), bridge: upgraded.bridge })
 }
 
-/// Connects a TCP engine's `connection` to one end of a new socketpair and returns the other
-/// end, with the task that copies between them.
-fn bridge_to_socketpair(
-    mut engine_side: Box<dyn super::wire::AsyncConnection>,
-    early_output: Vec<u8>,
-) -> Result<(StdUnixStream, tokio::task::AbortHandle)> {
-    let (user_end, our_end) = StdUnixStream::pair().map_err(socket_error)?;
-    our_end.set_nonblocking(true).map_err(socket_error)?;
-    let mut our_end = tokio::net::UnixStream::from_std(our_end).map_err(socket_error)?;
+/// Resizes the TTY of exec `exec_id` (columns × rows).
+pub(super) async fn resize<T: Transport>(t: &T, exec_id: &str, width: u16, height: u16) -> Result<()> {
+    let answer = t.call(&api::resize_exec(exec_id, width, height), deadline_in(t.timeout())).await?;
+    success(answer, Subject::Exec).map(|_| ())
+}
 
-    // Bytes flow both ways until both sides are done: the process's exit closes the engine's
-    // side, which shuts down ours, so the caller reads end-of-stream; the caller's
-    // end-of-stream closes the process's stdin.
-    let bridge = tokio::spawn(async move {
-        if our_end.write_all(&early_output).await.is_ok() {
-            let _ = tokio::io::copy_bidirectional(&mut our_end, &mut engine_side).await;
-        }
-    });
-    Ok((user_end, bridge.abort_handle()))
+/// The exit code of exec `exec_id`, `None` while it runs.
+pub(super) async fn exit_code<T: Transport>(t: &T, exec_id: &str) -> Result<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Inspected {
+        #[serde(rename = "Running")]
+        running: Option<bool>,
+        #[serde(rename = "ExitCode")]
+        exit_code: Option<i64>,
+    }
+    let answer = t.call(&api::inspect_exec(exec_id), deadline_in(t.timeout())).await?;
+    let info: Inspected = serde_json::from_slice(&success(answer, Subject::Exec)?)
+        .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to an exec inspect: {e}")))?;
+    Ok(if info.running.unwrap_or(false) { None } else { info.exit_code })
 }
 
 impl AttachSession {
@@ -115,17 +92,12 @@ impl AttachSession {
 
     /// Resizes the TTY (columns × rows).
     pub async fn resize(&self, width: u16, height: u16) -> Result<()> {
-        let options = ResizeExecOptions { w: i32::from(width), h: i32::from(height) };
-        with_timeout(self.timeout, "exec resize", self.docker.resize_exec(&self.exec_id, options), Subject::Exec)
-            .await
+        resize(&self.shared.asynch, &self.exec_id, width, height).await
     }
 
     /// The process's exit code, or `None` while it runs.
     pub async fn exit_code(&self) -> Result<Option<i64>> {
-        let info =
-            with_timeout(self.timeout, "exec inspect", self.docker.inspect_exec(&self.exec_id), Subject::Exec)
-                .await?;
-        Ok(if info.running.unwrap_or(false) { None } else { info.exit_code })
+        exit_code(&self.shared.asynch, &self.exec_id).await
     }
 
     /// Ends the session: the connection to the engine is closed and the caller's end reads EOF.
@@ -155,8 +127,4 @@ fn not_running_is_said(e: Error, id: &str) -> Error {
     } else {
         e
     }
-}
-
-fn socket_error(e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("cannot create the session socket: {e}")).with_source(e)
 }

@@ -1,90 +1,90 @@
 //! Getting the image of a task onto the engine.
 
-use bollard::auth::DockerCredentials;
-use bollard::query_parameters::CreateImageOptions;
-use futures_util::StreamExt;
+use bollard::models::{ErrorDetail, ProgressDetail};
+use serde::Deserialize;
 
-use super::errors::{from_bollard, Subject};
-use super::DockerEngine;
+use super::api;
+use super::errors::{from_answer, success, Subject};
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{deadline_in, read_body, Opened, Transport};
 use crate::model::RegistryAuth;
-use crate::validate::split_image_reference;
 
-impl DockerEngine {
-    /// Makes sure `image` is present: pulled when `always_pull`, else only when missing.
-    ///
-    /// Presence is asked with an image inspect, which resolves names as the engine does
-    /// (`docker.io/library/x:latest` is `x`); a list filter on `reference` would not.
-    pub(super) async fn ensure_image(
-        &self,
-        image: &str,
-        auth: Option<&RegistryAuth>,
-        always_pull: bool,
-    ) -> Result<()> {
-        if !always_pull {
-            match self.request(Subject::Image, "image inspect", self.docker().inspect_image(image)).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::NoSuchImage => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.pull(image, auth).await
-    }
+/// Longest message of a pull's progress stream (they are a few hundred bytes).
+const MAX_MESSAGE: usize = 1024 * 1024;
 
-    /// Pulls `image`, consuming the progress stream to its end.
-    ///
-    /// The engine reports many failures (refused credentials, unknown manifest) as an error
-    /// message inside a 200 stream; bollard turns those into stream errors, which end up as
-    /// NoSuchImage with the engine's reason. The request timeout applies to each progress
-    /// message: a large image may take long, a silent registry may not.
-    async fn pull(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
-        let (repository, tag) = split_image_reference(image);
-        let options = CreateImageOptions {
-            from_image: Some(repository.to_owned()),
-            tag: Some(tag.to_owned()),
-            ..Default::default()
-        };
-        let credentials = auth.map(|a| DockerCredentials {
-            username: Some(a.user.clone()),
-            password: Some(a.pass.clone()),
-            serveraddress: Some(registry_of(repository).to_owned()),
-            ..Default::default()
-        });
-        let mut progress = self.docker().create_image(Some(options), None, credentials);
-        let limit = self.timeout();
-        loop {
-            match tokio::time::timeout(limit, progress.next()).await {
-                Err(_) => {
-                    return Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!("pull of {image}: no progress from the engine within {limit:?}"),
-                    ))
-                }
-                Ok(None) => return Ok(()),
-                Ok(Some(Ok(_))) => {}
-                Ok(Some(Err(e))) => {
-                    return Err(from_bollard(e, Subject::Image).context(format_args!("pull of {image}")))
-                }
-            }
-        }
+/// Makes sure `image` is present, pulling it when it is not.
+///
+/// Presence is asked with an image inspect, which resolves names as the engine does
+/// (`docker.io/library/x:latest` is `x`); a list filter on `reference` would not.
+pub(crate) async fn ensure<T: Transport>(t: &T, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
+    let answer = t.call(&api::inspect_image(image), deadline_in(t.timeout())).await?;
+    match success(answer, Subject::Image) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NoSuchImage && e.http_status() == Some(404) => pull(t, image, auth).await,
+        Err(e) => Err(e),
     }
 }
 
-/// The registry host of a repository, as the docker CLI puts it in the auth config.
-fn registry_of(repository: &str) -> &str {
-    match repository.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        _ => "https://index.docker.io/v1/",
-    }
+/// One message of a pull's progress stream.
+#[derive(Deserialize)]
+struct Progress {
+    #[serde(rename = "errorDetail")]
+    error_detail: Option<ErrorDetail>,
+    error: Option<String>,
+    #[allow(dead_code)] // read by the pull progress of the install issue
+    #[serde(rename = "progressDetail")]
+    progress_detail: Option<ProgressDetail>,
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn registry_is_the_first_component_only_when_it_looks_like_a_host() {
-        assert_eq!(super::registry_of("127.0.0.1:5000/a/b"), "127.0.0.1:5000");
-        assert_eq!(super::registry_of("localhost/x"), "localhost");
-        assert_eq!(super::registry_of("library/busybox"), "https://index.docker.io/v1/");
-        assert_eq!(super::registry_of("busybox"), "https://index.docker.io/v1/");
+/// Pulls `image`, reading the progress stream to its end.
+///
+/// The engine reports many failures (refused credentials, unknown manifest) as an error
+/// message inside a 200 stream: those are NoSuchImage with the engine's reason, as are error
+/// answers. The request timeout applies to each progress message: a large image may take long,
+/// a silent registry may not.
+pub(crate) async fn pull<T: Transport>(t: &T, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
+    let request = api::pull_image(image, auth)?;
+    let (mut conn, head) = match t.open(&request, None, deadline_in(t.timeout())).await? {
+        Opened::Stream(conn, head) => (conn, head),
+        Opened::Refused(answer) => return Err(from_answer(&answer, Subject::Image).context(format_args!("pull of {image}"))),
+    };
+    let mut line = Vec::new();
+    let mut failure: Option<Error> = None;
+    let mut on_message = |message: &[u8]| -> Result<()> {
+        let text = message.trim_ascii();
+        if text.is_empty() || failure.is_some() {
+            return Ok(());
+        }
+        let progress: Progress = serde_json::from_slice(text).map_err(|e| {
+            Error::new(ErrorKind::Engine, format!("pull of {image}: unexpected progress message from the engine: {e}"))
+        })?;
+        let reason = progress.error_detail.and_then(|d| d.message).or(progress.error);
+        if let Some(reason) = reason {
+            failure = Some(Error::new(ErrorKind::NoSuchImage, format!("pull of {image}: {reason}")));
+        }
+        Ok(())
+    };
+    read_body(t, &mut conn, &head, Some(t.timeout()), None, |bytes| {
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            line.extend_from_slice(piece);
+            if line.len() > MAX_MESSAGE {
+                return Err(Error::new(ErrorKind::Engine, format!("pull of {image}: over-long progress message")));
+            }
+            if line.ends_with(b"\n") {
+                on_message(&line)?;
+                line.clear();
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| match e.kind() {
+        ErrorKind::Timeout => Error::new(ErrorKind::Timeout, format!("pull of {image}: no progress from the engine within {:?}", t.timeout())),
+        _ => e.context(format_args!("pull of {image}")),
+    })?;
+    on_message(&line)?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }

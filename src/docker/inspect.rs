@@ -4,15 +4,14 @@
 //! The inspect document is several KB (every `HostConfig` member, mounts, networks). Decoding
 //! all of it into bollard's `ContainerInspectResponse` cost 60–80 µs of CPU per GetState, most of
 //! the call (benches/analysis.md, state); here serde skips every member but these four.
-//! [`parse_state`] is a pure function of the answer's body, so that a client other than the
-//! async engine's (the blocking face's own connection) decodes the same way.
+//! [`parse_state`] is a pure function of the answer's body.
 
 use serde::Deserialize;
 
-use super::errors::Subject;
-use super::wire::Check;
-use super::DockerEngine;
+use super::errors::{success, Subject};
+use super::{api, Shared};
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{deadline_in, Transport};
 use crate::model::{ContainerState, GetStateResponse};
 
 /// The members of a container inspect that the library uses.
@@ -87,40 +86,27 @@ pub(crate) fn state_of(status: Option<&str>, exit_code: i64, cancelled: bool) ->
     GetStateResponse { exit_code, state }
 }
 
-impl DockerEngine {
-    /// [`DockerEngine::inspect_state`] made on the calling thread over the blocking client
-    /// (see `wire`): for the blocking face, whose calls then involve no other thread.
-    pub(crate) fn inspect_state_blocking(&self, id: &str, check: Check<'_>) -> Result<InspectedState> {
-        let path = format!("/containers/{id}/json");
-        let body = self.inner.wire.get("container inspect", &path, Subject::Container, check);
-        parse_state(&self.forget_if_gone(id, body)?)
-    }
-
-    /// Inspects container `id` (a name, a full ID or an ID prefix), decoding only what
-    /// [`InspectedState`] holds. Bounded by the engine's timeout.
-    pub(crate) async fn inspect_state(&self, id: &str) -> Result<InspectedState> {
-        let path = format!("/v{}/containers/{id}/json", self.api_version());
-        let body = self
-            .bounded("container inspect", self.inner.transport.get(&path, Subject::Container))
-            .await;
-        parse_state(&self.forget_if_gone(id, body)?)
-    }
-
-    /// A container the engine does not know cannot be asked about again under `id`: its
-    /// cancellation, if any, is dropped (see `cancelled`).
-    fn forget_if_gone<T>(&self, id: &str, answer: Result<T>) -> Result<T> {
-        if answer.as_ref().is_err_and(|e| e.kind() == ErrorKind::NoSuchContainer) {
-            self.cancelled().forget(id);
+/// Inspects container `id` (a name, a full ID or an ID prefix), decoding only what
+/// [`InspectedState`] holds. A container the engine does not know cannot be asked about again
+/// under `id`: its cancellation, if any, is dropped (see `cancelled`).
+pub(crate) async fn inspect<T: Transport>(transport: &T, shared: &Shared, id: &str) -> Result<InspectedState> {
+    let answer = transport.call(&api::inspect_container(id), deadline_in(transport.timeout())).await;
+    match answer.and_then(|answer| success(answer, Subject::Container)) {
+        Ok(body) => parse_state(&body),
+        Err(e) => {
+            if e.kind() == ErrorKind::NoSuchContainer {
+                shared.cancelled().forget(id);
+            }
+            Err(e)
         }
-        answer
     }
+}
 
-    /// GetState's answer for an inspected container: its state, CANCELLED if it was stopped
-    /// through this engine.
-    pub(crate) fn state_from_inspect(&self, inspected: &InspectedState) -> GetStateResponse {
-        let cancelled = self.cancelled().contains(&inspected.id);
-        state_of(inspected.status.as_deref(), inspected.exit_code, cancelled)
-    }
+/// GetState's answer for an inspected container: its state, CANCELLED if it was stopped
+/// through this engine.
+pub(crate) fn state_from_inspect(shared: &Shared, inspected: &InspectedState) -> GetStateResponse {
+    let cancelled = shared.cancelled().contains(&inspected.id);
+    state_of(inspected.status.as_deref(), inspected.exit_code, cancelled)
 }
 
 #[cfg(test)]

@@ -4,14 +4,20 @@ use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::time::Duration;
 
+use std::ffi::CString;
+use std::sync::OnceLock;
+
+use strum::IntoEnumIterator;
+
+use super::error::static_c_str;
 use super::{guard, handle, opt_str_arg, opt_str_list, out_param, owned_c_string, str_arg, write_out};
 use super::{GoferError, GoferStatus};
-use crate::blocking::BlockingEngine;
+use crate::blocking::{BlockingEngine, EngineConfig};
 use crate::docker::DockerOptions;
 use crate::error::Error;
 use crate::model::*;
 
-/// A connection to the Docker engine. Opaque, thread-safe: share one among all threads.
+/// A connection to an engine. Opaque, thread-safe: share one among all threads.
 /// Created by `gofer_engine_new`, freed by `gofer_engine_free`.
 pub struct GoferEngine {
     pub(crate) engine: BlockingEngine,
@@ -30,6 +36,8 @@ pub struct GoferEngineOptions {
     pub prune: bool,
     /// Prune period in milliseconds; 0 means 15 minutes.
     pub prune_interval_ms: u64,
+    /// The engine type: "docker" (the default, also when NULL). Borrowed for the call.
+    pub engine_type: *const c_char,
 }
 
 /// What to run. Every pointer is borrowed for the duration of the call.
@@ -63,7 +71,7 @@ pub struct GoferStartRequest {
 /// The state of a container (the seed's `ContainerState`).
 #[repr(C)]
 #[allow(non_camel_case_types)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
 pub enum GoferContainerState {
     GOFER_STATE_UNKNOWN = 0,
     GOFER_STATE_RUNNING = 1,
@@ -73,6 +81,7 @@ pub enum GoferContainerState {
     GOFER_STATE_CANCELLED = 5,
 }
 
+/// The one table between the seed's states and their C values, both ways.
 impl From<ContainerState> for GoferContainerState {
     fn from(s: ContainerState) -> Self {
         match s {
@@ -90,15 +99,9 @@ impl From<ContainerState> for GoferContainerState {
 /// no state. Static: never free it.
 #[no_mangle]
 pub extern "C" fn gofer_container_state_name(state: i32) -> *const c_char {
-    let name = match state {
-        1 => c"RUNNING",
-        2 => c"PAUSED",
-        3 => c"RESTARTING",
-        4 => c"EXITED",
-        5 => c"CANCELLED",
-        _ => c"UNKNOWN",
-    };
-    name.as_ptr()
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let index = ContainerState::iter().position(|s| GoferContainerState::from(s) as i32 == state);
+    static_c_str(&NAMES, index.unwrap_or(0), || ContainerState::iter().map(|s| s.as_str().to_owned()).collect())
 }
 
 fn millis(ms: u64, default: Duration) -> Duration {
@@ -120,20 +123,30 @@ pub extern "C" fn gofer_engine_new(
 ) -> GoferStatus {
     guard(err_out, || {
         let engine_out = out_param(engine_out, "engine_out")?;
-        let defaults = DockerOptions::default();
-        // SAFETY: NULL or a pointer to a readable GoferEngineOptions (caller's duty).
-        let options = match unsafe { options.as_ref() } {
-            None => defaults,
-            Some(o) => DockerOptions {
-                host: opt_str_arg(o.host, "options.host")?.map(str::to_owned),
-                timeout: millis(o.timeout_ms, defaults.timeout),
-                prune: o.prune,
-                prune_interval: millis(o.prune_interval_ms, defaults.prune_interval),
-            },
-        };
-        let engine = BlockingEngine::connect(options)?;
+        let engine = BlockingEngine::connect(engine_config(options)?)?;
         write_out(engine_out, Box::into_raw(Box::new(GoferEngine { engine })));
         Ok(())
+    })
+}
+
+fn engine_config(options: *const GoferEngineOptions) -> crate::Result<EngineConfig> {
+    let defaults = DockerOptions::default();
+    // SAFETY: NULL or a pointer to a readable GoferEngineOptions (caller's duty).
+    let Some(o) = (unsafe { options.as_ref() }) else {
+        return Ok(EngineConfig::Docker(defaults));
+    };
+    let docker = DockerOptions {
+        host: opt_str_arg(o.host, "options.host")?.map(str::to_owned),
+        timeout: millis(o.timeout_ms, defaults.timeout),
+        prune: o.prune,
+        prune_interval: millis(o.prune_interval_ms, defaults.prune_interval),
+    };
+    let engine_type = match opt_str_arg(o.engine_type, "options.engine_type")? {
+        None => EngineType::Docker,
+        Some(name) => EngineType::parse("options.engine_type", name)?,
+    };
+    Ok(match engine_type {
+        EngineType::Docker => EngineConfig::Docker(docker),
     })
 }
 
@@ -145,7 +158,7 @@ pub extern "C" fn gofer_engine_free(engine: *mut GoferEngine) {
     super::free_handle(engine);
 }
 
-/// Starts a container (SPEC.md StartContainer). On success `*url_out` receives
+/// Starts a container (docs/contract.md, StartContainer). On success `*url_out` receives
 /// "127.0.0.1:<port>" when `request->port` was set, else "" — owned by the caller, freed with
 /// `gofer_string_free`. `url_out` may be NULL when the URL is not wanted.
 #[no_mangle]

@@ -1,14 +1,17 @@
 //! Status codes and owned error objects.
 
 use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use strum::IntoEnumIterator;
 
 use crate::error::{Error, ErrorKind};
 
 /// The result of every fallible call. 0 is success; the three sentinels of Gofer's `scheduler`
-/// package come first.
+/// package come first. The values are contiguous from 0.
 #[repr(C)]
 #[allow(non_camel_case_types)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
 pub enum GoferStatus {
     GOFER_OK = 0,
     /// The ID names no container ("scheduler: entity not found").
@@ -38,6 +41,7 @@ pub enum GoferStatus {
 }
 
 impl GoferStatus {
+    /// The one table from error kinds to statuses; a new kind does not compile without its row.
     pub(crate) fn of(kind: ErrorKind) -> Self {
         match kind {
             ErrorKind::NoSuchContainer => GoferStatus::GOFER_NO_SUCH_CONTAINER,
@@ -49,9 +53,29 @@ impl GoferStatus {
             ErrorKind::ContainerNotRunning => GoferStatus::GOFER_CONTAINER_NOT_RUNNING,
             ErrorKind::Engine => GoferStatus::GOFER_ENGINE,
             ErrorKind::InvalidState => GoferStatus::GOFER_INVALID_STATE,
-            _ => GoferStatus::GOFER_INTERNAL,
+            ErrorKind::Internal => GoferStatus::GOFER_INTERNAL,
         }
     }
+
+    /// The status whose value is `value`.
+    pub(crate) fn from_value(value: i32) -> Option<Self> {
+        GoferStatus::iter().find(|s| *s as i32 == value)
+    }
+
+    /// The kind's text that messages of this status start with; "" for `GOFER_OK`. A caught
+    /// panic reads as an internal error, the kind no other status has.
+    fn description(self) -> &'static str {
+        if self == GoferStatus::GOFER_OK {
+            return "";
+        }
+        ErrorKind::iter().find(|k| GoferStatus::of(*k) == self).unwrap_or(ErrorKind::Internal).description()
+    }
+}
+
+/// NUL-terminated copies of static texts, made once: what C gets for a name or a description.
+pub(crate) fn static_c_str(table: &'static OnceLock<Vec<CString>>, index: usize, make: impl FnOnce() -> Vec<String>) -> *const c_char {
+    let texts = table.get_or_init(|| make().into_iter().map(c_message).collect());
+    texts.get(index).map_or(c"".as_ptr(), |t| t.as_ptr())
 }
 
 /// An error: status, message, and the engine's HTTP status when it answered. Opaque; owned by
@@ -64,17 +88,13 @@ pub struct GoferError {
 
 impl GoferError {
     pub(crate) fn from_error(e: &Error) -> Self {
-        GoferError {
-            status: GoferStatus::of(e.kind()),
-            message: c_message(e.to_string()),
-            http_status: e.http_status().unwrap_or(0),
-        }
+        GoferError { status: GoferStatus::of(e.kind()), message: c_message(e.to_string()), http_status: e.http_status().unwrap_or(0) }
     }
 
     pub(crate) fn panic(what: &str) -> Self {
         GoferError {
             status: GoferStatus::GOFER_PANIC,
-            message: c_message(format!("scheduler: internal error (panic): {what}")),
+            message: c_message(format!("{} (panic): {what}", ErrorKind::Internal.description())),
             http_status: 0,
         }
     }
@@ -127,20 +147,49 @@ pub extern "C" fn gofer_error_free(err: *mut GoferError) {
 /// value that is no status. Never free it.
 #[no_mangle]
 pub extern "C" fn gofer_status_name(status: i32) -> *const c_char {
-    let name = match status {
-        0 => c"GOFER_OK",
-        1 => c"GOFER_NO_SUCH_CONTAINER",
-        2 => c"GOFER_NO_SUCH_IMAGE",
-        3 => c"GOFER_AMBIGUOUS_CONTAINER_NAME",
-        4 => c"GOFER_INVALID_ARGUMENT",
-        5 => c"GOFER_CONNECTION",
-        6 => c"GOFER_TIMEOUT",
-        7 => c"GOFER_CONTAINER_NOT_RUNNING",
-        8 => c"GOFER_ENGINE",
-        9 => c"GOFER_INVALID_STATE",
-        10 => c"GOFER_INTERNAL",
-        11 => c"GOFER_PANIC",
-        _ => c"GOFER_UNKNOWN_STATUS",
-    };
-    name.as_ptr()
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    match GoferStatus::from_value(status) {
+        Some(s) => static_c_str(&NAMES, s as usize, || GoferStatus::iter().map(|s| <&str>::from(s).to_owned()).collect()),
+        None => c"GOFER_UNKNOWN_STATUS".as_ptr(),
+    }
+}
+
+/// The text that messages of a status start with: the error kind's description ("scheduler:
+/// entity not found" for GOFER_NO_SUCH_CONTAINER, ...); "" for GOFER_OK and for a value that is
+/// no status. Static: never free it. The Go binding's tests compare its sentinels with these.
+#[no_mangle]
+pub extern "C" fn gofer_status_description(status: i32) -> *const c_char {
+    static TEXTS: OnceLock<Vec<CString>> = OnceLock::new();
+    match GoferStatus::from_value(status) {
+        Some(s) => static_c_str(&TEXTS, s as usize, || GoferStatus::iter().map(|s| s.description().to_owned()).collect()),
+        None => c"".as_ptr(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn text(p: *const c_char) -> String {
+        // SAFETY: the functions above return static NUL-terminated strings.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn every_status_is_contiguous_and_named_and_every_kind_has_its_own() {
+        for (i, status) in GoferStatus::iter().enumerate() {
+            assert_eq!(status as usize, i, "statuses are contiguous from 0");
+            assert_eq!(text(gofer_status_name(i as i32)), format!("{status:?}"));
+        }
+        assert_eq!(text(gofer_status_name(-1)), "GOFER_UNKNOWN_STATUS");
+        assert_eq!(text(gofer_status_name(GoferStatus::iter().count() as i32)), "GOFER_UNKNOWN_STATUS");
+        let mut seen = std::collections::HashSet::new();
+        for kind in ErrorKind::iter() {
+            let status = GoferStatus::of(kind);
+            assert!(seen.insert(status), "{kind:?} shares its status");
+            assert_eq!(text(gofer_status_description(status as i32)), kind.description());
+        }
+        assert_eq!(text(gofer_status_description(0)), "");
+    }
 }

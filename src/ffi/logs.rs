@@ -1,10 +1,9 @@
 //! Log stream handles.
 
 use std::ffi::c_char;
-use std::sync::Mutex;
 
-use super::{guard, handle, lock_error, out_param, str_arg, write_out, GoferEngine, GoferError, GoferStatus};
-use crate::blocking::{LogCloser, LogReader};
+use super::{guard, handle, out_param, str_arg, write_out, GoferEngine, GoferError, GoferStatus};
+use crate::blocking::LogReader;
 use crate::error::Error;
 use crate::model::GetLogsRequest;
 
@@ -12,8 +11,7 @@ use crate::model::GetLogsRequest;
 /// One reader at a time; `gofer_logs_close` may be called from any thread. Freed with
 /// `gofer_logs_free`.
 pub struct GoferLogs {
-    reader: Mutex<LogReader>,
-    closer: LogCloser,
+    reader: LogReader,
 }
 
 /// Opens the logs of a container, from its start, following it until it exits. An unknown ID
@@ -31,8 +29,7 @@ pub extern "C" fn gofer_engine_get_logs(
         let id = str_arg(id, "id")?.to_owned();
         let logs_out = out_param(logs_out, "logs_out")?;
         let reader = engine.engine.get_logs(GetLogsRequest { id })?;
-        let closer = reader.closer();
-        write_out(logs_out, Box::into_raw(Box::new(GoferLogs { reader: Mutex::new(reader), closer })));
+        write_out(logs_out, Box::into_raw(Box::new(GoferLogs { reader })));
         Ok(())
     })
 }
@@ -61,8 +58,7 @@ pub extern "C" fn gofer_logs_read(
         }
         // SAFETY: non-NULL; the caller guarantees `capacity` writable bytes at `buf`.
         let buf = unsafe { std::slice::from_raw_parts_mut(buf, capacity) };
-        let mut reader = logs.reader.lock().map_err(|_| lock_error())?;
-        let n = reader.read(buf)?;
+        let n = logs.reader.read(buf)?;
         write_out(read_out, n);
         Ok(())
     })
@@ -74,7 +70,7 @@ pub extern "C" fn gofer_logs_read(
 pub extern "C" fn gofer_logs_close(logs: *const GoferLogs) {
     // SAFETY: NULL or a live handle (caller's duty).
     if let Some(logs) = unsafe { logs.as_ref() } {
-        logs.closer.close();
+        logs.reader.closer().close();
     }
 }
 

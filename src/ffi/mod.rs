@@ -29,7 +29,7 @@ pub use strings::*;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// Runs an export's body: converts its result, or a panic, into a status and an error object.
 pub(crate) fn guard(err_out: *mut *mut GoferError, body: impl FnOnce() -> Result<()>) -> GoferStatus {
@@ -82,9 +82,4 @@ pub(crate) fn out_param<T>(out: *mut T, name: &str) -> Result<*mut T> {
 pub(crate) fn handle<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
     // SAFETY: the caller passes NULL or a live handle obtained from this library.
     unsafe { ptr.as_ref() }.ok_or_else(|| Error::invalid_argument(name, "is NULL"))
-}
-
-/// The state error every binding gets for a handle that was closed.
-pub(crate) fn lock_error() -> Error {
-    Error::new(ErrorKind::Internal, "a previous call panicked while holding this handle")
 }

@@ -40,6 +40,12 @@ static void without_an_engine(void) {
     EXPECT_INVALID(gofer_engine_new(NULL, NULL, &err), "engine_out");
     GoferEngineOptions bad_host = {.host = BAD_UTF8};
     EXPECT_INVALID(gofer_engine_new(&bad_host, &engine, &err), "options.host");
+    GoferEngineOptions bad_type = {.engine_type = BAD_UTF8};
+    EXPECT_INVALID(gofer_engine_new(&bad_type, &engine, &err), "options.engine_type");
+    GoferEngineOptions unknown_type = {.engine_type = "nomad"};
+    EXPECT_INVALID(gofer_engine_new(&unknown_type, &engine, &err), "is not an engine type");
+    GoferEngineOptions tls_host = {.host = "https://127.0.0.1:2376"};
+    EXPECT_INVALID(gofer_engine_new(&tls_host, &engine, &err), "only unix://");
     CHECK(engine == NULL, "engine_out written on failure");
 
     EXPECT_INVALID(gofer_engine_start_container(NULL, &req, &url, &err), "engine");
@@ -72,6 +78,9 @@ static void without_an_engine(void) {
     CHECK(strcmp(gofer_status_name(GOFER_NO_SUCH_IMAGE), "GOFER_NO_SUCH_IMAGE") == 0, "status name");
     CHECK(strcmp(gofer_container_state_name(99), "UNKNOWN") == 0, "unknown state name");
     CHECK(strcmp(gofer_container_state_name(GOFER_STATE_CANCELLED), "CANCELLED") == 0, "state name");
+    CHECK(strcmp(gofer_status_description(GOFER_NO_SUCH_CONTAINER), "scheduler: entity not found") == 0, "sentinel text");
+    CHECK(strcmp(gofer_status_description(GOFER_PANIC), "scheduler: internal error") == 0, "panic text");
+    CHECK(strcmp(gofer_status_description(GOFER_OK), "") == 0 && strcmp(gofer_status_description(99), "") == 0, "no text");
     CHECK(strlen(gofer_version()) > 0, "version");
 }
 

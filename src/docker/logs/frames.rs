@@ -4,7 +4,7 @@
 //! reader's buffer. The blocking reader and the async stream both feed it.
 
 use super::resume::{parse_stamp, NextPass, Query, Resume, Verdict, MAX_STAMP};
-use crate::docker::wire::{BodyDecoder, BodyKind, Step};
+use crate::http::codec::{BodyDecoder, BodyKind, Step};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Where the decoder is inside the frame layer.

@@ -26,6 +26,7 @@ from ._errors import (
     ContainerNotRunning,
     EngineConnectionError,
     EngineError,
+    InternalError,
     InvalidArgument,
     InvalidState,
     NoSuchContainer,
@@ -39,7 +40,7 @@ from ._native import __version__
 # where pickle finds the classes.
 for _name in ("Attachment", "ContainerState", "DockerEngine", "LogStream", "RegistryAuth", "StartResult",
               "StateResult", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
-              "EngineError", "InvalidArgument", "InvalidState", "NoSuchContainer", "NoSuchImage",
+              "EngineError", "InternalError", "InvalidArgument", "InvalidState", "NoSuchContainer", "NoSuchImage",
               "SchedulerError", "Timeout"):
     globals()[_name].__module__ = __name__
 del _name
@@ -52,6 +53,7 @@ __all__ = [
     "DockerEngine",
     "EngineConnectionError",
     "EngineError",
+    "InternalError",
     "InvalidArgument",
     "InvalidState",
     "LogStream",

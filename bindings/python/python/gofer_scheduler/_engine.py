@@ -88,6 +88,7 @@ class DockerEngine:
         host: Optional[str] = None,
     ) -> None:
         self._native = _native.Engine(
+            engine_type="docker",
             timeout=None if timeout is None else _seconds("timeout", timeout),
             prune=prune,
             prune_interval=None if prune_interval is None else _seconds("prune_interval", prune_interval),

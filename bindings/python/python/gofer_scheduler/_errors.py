@@ -53,3 +53,7 @@ class EngineError(SchedulerError):
 class InvalidState(SchedulerError):
     """The object cannot be used here: it was closed, or created before ``fork()`` by the
     parent process (create a new engine in the child)."""
+
+
+class InternalError(SchedulerError):
+    """A bug in gofer-scheduler. ``str()`` starts with ``scheduler: internal error``."""

@@ -1,22 +1,27 @@
 # Stubs of the native module (bindings/python/src/lib.rs). Checked against the built module by
 # mypy.stubtest in the test suite. Use the public classes of gofer_scheduler instead.
 
-from typing import Optional, Sequence, Mapping, Tuple, final
+from typing import List, Optional, Sequence, Mapping, Tuple, final
 
-__all__ = ["__version__", "Engine", "LogReader", "Session"]
+__all__ = ["__version__", "Engine", "LogReader", "Session", "error_kinds"]
 
 __version__: str
+
+def error_kinds() -> List[Tuple[str, str, str]]: ...
 
 @final
 class Engine:
     def __new__(
         cls,
         *,
+        engine_type: str = "docker",
         timeout: Optional[float] = None,
         prune: bool = False,
         prune_interval: Optional[float] = None,
         host: Optional[str] = None,
     ) -> Engine: ...
+    @property
+    def engine_type(self) -> str: ...
     def start_container(
         self,
         id: str,

@@ -1,8 +1,8 @@
 //go:build !gofer_pkgconfig
 
-package docker
+package core
 
-// By default the package links the static library built in this repository
+// By default the library package links the static library built in this repository
 // (`cargo build --release --lib` at the repository root), found relative to this file: a
 // program built this way needs no shared library at run time. The go command does not notice
 // when that archive changes (see `go help cache`); rebuild with -a, or change CGO_CFLAGS, after

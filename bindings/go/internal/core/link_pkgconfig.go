@@ -1,6 +1,6 @@
 //go:build gofer_pkgconfig
 
-package docker
+package core
 
 // With -tags gofer_pkgconfig, the header and the library come from `pkg-config gofer_scheduler`
 // (set PKG_CONFIG_PATH to the directory holding gofer_scheduler.pc), for programs built outside
