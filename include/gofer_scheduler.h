@@ -28,6 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The engine's smallest memory limit (Docker: "Minimum memory limit allowed is 6MB").
+#define MIN_MEMORY_BYTES ((6 * 1024) * 1024)
+
 // The result of every fallible call. 0 is success; the three sentinels of Gofer's `scheduler`
 // package come first. The values are contiguous from 0.
 typedef enum GoferStatus {
@@ -68,9 +71,28 @@ typedef enum GoferContainerState {
   GOFER_STATE_CANCELLED = 5,
 } GoferContainerState;
 
+// Which stream a frame read by `gofer_logs_read_frame` came from.
+typedef enum GoferLogStream {
+  GOFER_STDOUT = 1,
+  GOFER_STDERR = 2,
+} GoferLogStream;
+
+// What a [`GoferMount`] mounts (its `kind`).
+typedef enum GoferMountKind {
+  // A path of the engine's host, `source` (absolute; it must exist).
+  GOFER_MOUNT_BIND = 0,
+  // A named volume, `source` its name; created by the engine when missing.
+  GOFER_MOUNT_VOLUME = 1,
+  // A fresh tmpfs of `tmpfs_size_bytes` (0: the engine's default); `source` is NULL.
+  GOFER_MOUNT_TMPFS = 2,
+} GoferMountKind;
+
 // An exec session inside a running container (TTY, stdin attached). Opaque. Freed with
 // `gofer_attach_free`.
 typedef struct GoferAttach GoferAttach;
+
+// The containers this library manages. Opaque; freed with `gofer_container_list_free`.
+typedef struct GoferContainerList GoferContainerList;
 
 // A connection to an engine. Opaque, thread-safe: share one among all threads.
 // Created by `gofer_engine_new`, freed by `gofer_engine_free`.
@@ -84,6 +106,10 @@ typedef struct GoferError GoferError;
 // One reader at a time; `gofer_logs_close` may be called from any thread. Freed with
 // `gofer_logs_free`.
 typedef struct GoferLogs GoferLogs;
+
+// A wait for one container's exit. Opaque. `gofer_wait_result` blocks on it; `gofer_wait_close`,
+// from any thread, ends that wait. Freed with `gofer_wait_free`. It outlives its engine.
+typedef struct GoferWait GoferWait;
 
 // Options for `gofer_engine_new`. Zero-initialise it (`GoferEngineOptions o = {0};`) for the
 // defaults, or pass NULL.
@@ -100,6 +126,19 @@ typedef struct GoferEngineOptions {
   // The engine type: "docker" (the default, also when NULL). Borrowed for the call.
   const char *engine_type;
 } GoferEngineOptions;
+
+// A file system mounted into the container. Every pointer is borrowed for the call.
+typedef struct GoferMount {
+  // A GoferMountKind value; any other is GOFER_INVALID_ARGUMENT.
+  int32_t kind;
+  // Bind: the host path; volume: the volume's name; tmpfs: NULL.
+  const char *source;
+  // Where, inside the container: an absolute path.
+  const char *target;
+  bool read_only;
+  // Tmpfs only: its size in bytes; 0 means the engine's default.
+  int64_t tmpfs_size_bytes;
+} GoferMount;
 
 // What to run. Every pointer is borrowed for the duration of the call.
 typedef struct GoferStartRequest {
@@ -126,7 +165,70 @@ typedef struct GoferStartRequest {
   // NULL: the image's command. Non-NULL with count 0: an empty command.
   const char *const *command;
   size_t command_count;
+  // Memory limit in bytes, at least 6 MiB; 0 means none. Swap is disabled so that it holds.
+  int64_t memory_bytes;
+  // CPUs, fractional as `docker run --cpus` (1.5), at least 0.01; 0 means no limit.
+  double cpus;
+  // Most processes (and threads) at once; 0 means no limit.
+  int64_t pids_limit;
+  // Size of /dev/shm in bytes; 0 means the engine's default.
+  int64_t shm_size_bytes;
+  // `mount_count` mounts; may be NULL when `mount_count` is 0.
+  const struct GoferMount *mounts;
+  size_t mount_count;
+  // The process's working directory (absolute); NULL: the image's.
+  const char *working_dir;
+  // The user (and group) to run as ("1000", "1000:1000", "nobody"); NULL: the image's.
+  const char *user;
+  // `label_count` label keys and values; may be NULL when `label_count` is 0. The library's
+  // own label (dev.gofer.scheduler.managed) cannot be set.
+  const char *const *label_keys;
+  const char *const *label_values;
+  size_t label_count;
+  // Runs the container privileged (every device and capability, no confinement): a
+  // security decision of the caller.
+  bool privileged;
 } GoferStartRequest;
+
+// What `gofer_engine_start` gives: three strings owned by the caller, freed together by
+// `gofer_start_result_clear`.
+typedef struct GoferStartResult {
+  // "127.0.0.1:<port>" when `request->port` was set, else "".
+  char *url;
+  // The container's full ID.
+  char *container_id;
+  // The ID of the image the container runs ("sha256:...").
+  char *image_id;
+} GoferStartResult;
+
+// A container's state: GetState's, with the OOM flag and the times. Plain values, no pointers.
+typedef struct GoferStateInfo {
+  enum GoferContainerState state;
+  // The exit code, whole; 0 until the container has exited.
+  int64_t exit_code;
+  // The kernel killed the process for lack of memory (the engine's own flag).
+  bool oom_killed;
+  // When the container started, in nanoseconds since the Unix epoch; 0 if it has not.
+  int64_t started_at_unix_ns;
+  // When it stopped, in nanoseconds since the Unix epoch; 0 while it has not.
+  int64_t finished_at_unix_ns;
+} GoferStateInfo;
+
+// One container of a list, as `gofer_container_list_get` gives it. Its pointers are borrowed
+// from the list: valid until `gofer_container_list_free`.
+typedef struct GoferContainerInfo {
+  // The container's name (the ID it was started with).
+  const char *name;
+  // Its full ID.
+  const char *id;
+  struct GoferStateInfo state;
+  // When it was created, in nanoseconds since the Unix epoch (0 if unknown).
+  int64_t created_at_unix_ns;
+  // `label_count` label keys and values, the library's own among them.
+  const char *const *label_keys;
+  const char *const *label_values;
+  size_t label_count;
+} GoferContainerInfo;
 
 #ifdef __cplusplus
 extern "C" {
@@ -184,14 +286,6 @@ enum GoferStatus gofer_engine_new(const struct GoferEngineOptions *options,
 // (they hold their own reference to the connection); no call on this engine may be running or
 // follow.
 void gofer_engine_free(struct GoferEngine *engine);
-
-// Starts a container (docs/contract.md, StartContainer). On success `*url_out` receives
-// "127.0.0.1:<port>" when `request->port` was set, else "" — owned by the caller, freed with
-// `gofer_string_free`. `url_out` may be NULL when the URL is not wanted.
-enum GoferStatus gofer_engine_start_container(const struct GoferEngine *engine,
-                                              const struct GoferStartRequest *request,
-                                              char **url_out,
-                                              struct GoferError **err_out);
 
 // Stops a container: its stop signal, then SIGKILL once `timeout_ms` have passed (0 kills at
 // once; the grace period is honoured to the millisecond). GetState reports CANCELLED from the
@@ -257,6 +351,17 @@ enum GoferStatus gofer_logs_read(const struct GoferLogs *logs,
                                  size_t *read_out,
                                  struct GoferError **err_out);
 
+// Reads the next frame of the log: like `gofer_logs_read`, but the bytes written are all from
+// one of the process's streams, which `*stream_out` receives. Frames of stdout and stderr come
+// in the engine's order. On success `*read_out` is the number of bytes, 0 at the end of the
+// logs. Frames and plain reads may be mixed on one stream.
+enum GoferStatus gofer_logs_read_frame(const struct GoferLogs *logs,
+                                       uint8_t *buf,
+                                       size_t capacity,
+                                       size_t *read_out,
+                                       enum GoferLogStream *stream_out,
+                                       struct GoferError **err_out);
+
 // Closes the stream: a read blocked in another thread returns GOFER_INVALID_STATE, and so does
 // every later read. Thread-safe; accepts NULL. The handle must still be freed.
 void gofer_logs_close(const struct GoferLogs *logs);
@@ -264,11 +369,81 @@ void gofer_logs_close(const struct GoferLogs *logs);
 // Frees a log stream and its connection. Accepts NULL. No call on it may be running.
 void gofer_logs_free(struct GoferLogs *logs);
 
+// Starts a container (docs/contract.md, StartContainer). On success `*url_out` receives
+// "127.0.0.1:<port>" when `request->port` was set, else "" — owned by the caller, freed with
+// `gofer_string_free`. `url_out` may be NULL when the URL is not wanted.
+enum GoferStatus gofer_engine_start_container(const struct GoferEngine *engine,
+                                              const struct GoferStartRequest *request,
+                                              char **url_out,
+                                              struct GoferError **err_out);
+
+// Starts a container (docs/contract.md, StartContainer) and reports all it is: on success
+// `*result_out` receives the URL, the container's full ID and its image's ID, owned by the
+// caller until `gofer_start_result_clear(result_out)`.
+enum GoferStatus gofer_engine_start(const struct GoferEngine *engine,
+                                    const struct GoferStartRequest *request,
+                                    struct GoferStartResult *result_out,
+                                    struct GoferError **err_out);
+
+// Frees the strings of a start result and sets them to NULL. Accepts NULL, and a result whose
+// strings are NULL already (clearing twice is harmless).
+void gofer_start_result_clear(struct GoferStartResult *result);
+
 // Frees a string returned by this library. Accepts NULL.
 void gofer_string_free(char *s);
 
 // The library's version, e.g. "0.1.0". Static: never free it.
 const char *gofer_version(void);
+
+// The state of a container with its OOM flag and times (GetState's, whole). On success writes
+// `*info_out`.
+enum GoferStatus gofer_engine_get_state_info(const struct GoferEngine *engine,
+                                             const char *id,
+                                             struct GoferStateInfo *info_out,
+                                             struct GoferError **err_out);
+
+// Prepares a wait for the exit of container `id` (nothing is asked of the engine yet). On
+// success `*wait_out` receives a handle owned by the caller, freed with `gofer_wait_free`.
+enum GoferStatus gofer_engine_wait_container(const struct GoferEngine *engine,
+                                             const char *id,
+                                             struct GoferWait **wait_out,
+                                             struct GoferError **err_out);
+
+// Blocks until the container has exited, then writes its final state to `*info_out`: EXITED or
+// CANCELLED, the exit code, the OOM flag and the times. A container created and not yet
+// started is waited for until it has run. A daemon restart meanwhile does not end the wait
+// (it is asked again for as long as the request timeout). An unknown ID is
+// GOFER_NO_SUCH_CONTAINER; after `gofer_wait_close`, GOFER_INVALID_STATE.
+enum GoferStatus gofer_wait_result(const struct GoferWait *wait,
+                                   struct GoferStateInfo *info_out,
+                                   struct GoferError **err_out);
+
+// Ends the wait: a `gofer_wait_result` blocked in another thread returns GOFER_INVALID_STATE,
+// and so does every later one. Thread-safe; accepts NULL. The handle must still be freed.
+void gofer_wait_close(const struct GoferWait *wait);
+
+// Frees a wait. Accepts NULL. No call on it may be running.
+void gofer_wait_free(struct GoferWait *wait);
+
+// The containers this library manages (its label), oldest first, with their states: what a
+// runner restarted mid-job follows or cleans up. On success `*list_out` receives a list owned
+// by the caller, freed with `gofer_container_list_free`.
+enum GoferStatus gofer_engine_list_containers(const struct GoferEngine *engine,
+                                              struct GoferContainerList **list_out,
+                                              struct GoferError **err_out);
+
+// How many containers `list` holds; 0 when `list` is NULL.
+size_t gofer_container_list_len(const struct GoferContainerList *list);
+
+// Writes container `index` of `list` to `*info_out` (its pointers borrowed from the list).
+// An index past the end is GOFER_INVALID_ARGUMENT.
+enum GoferStatus gofer_container_list_get(const struct GoferContainerList *list,
+                                          size_t index,
+                                          struct GoferContainerInfo *info_out,
+                                          struct GoferError **err_out);
+
+// Frees a list. Accepts NULL.
+void gofer_container_list_free(struct GoferContainerList *list);
 
 #ifdef __cplusplus
 }  // extern "C"

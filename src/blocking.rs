@@ -21,7 +21,7 @@ use crate::docker::blocking::BlockingDocker;
 use crate::docker::DockerOptions;
 use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Interrupt};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::blocking::Closer;
+use crate::engine::Closer;
 use crate::model::*;
 use crate::runtime;
 
@@ -114,6 +114,20 @@ impl BlockingEngine {
         self.calls().attach_container(request)
     }
 
+    /// Waits until the container has exited (see [`Calls::wait_container`]).
+    pub fn wait_container(&self, request: WaitContainerRequest) -> Result<GetStateResponse> {
+        self.calls().wait_container(request)
+    }
+
+    /// A wait that another thread can end (see [`Waiter`]).
+    pub fn waiter(&self, request: WaitContainerRequest) -> Waiter {
+        Waiter { engine: ManuallyDrop::new(Arc::clone(&self.ops)), request, closer: Arc::new(Closer::default()), pid: self.pid }
+    }
+
+    pub fn list_containers(&self) -> Result<Vec<ContainerSummary>> {
+        self.calls().list_containers()
+    }
+
     pub fn prune(&self) -> Result<usize> {
         self.calls().prune()
     }
@@ -153,8 +167,55 @@ impl Calls<'_> {
         Ok(Attachment { session: ManuallyDrop::new(session), pid: self.engine.pid })
     }
 
+    /// Waits until the container has exited and gives its final state, EXITED or CANCELLED,
+    /// with its exit code, OOM flag and times. A daemon restart meanwhile does not end it.
+    pub fn wait_container(&self, request: WaitContainerRequest) -> Result<GetStateResponse> {
+        self.ops()?.wait_container(request, self.interrupt, &Closer::default())
+    }
+
+    /// The containers this library manages, oldest first: what a runner restarted mid-job
+    /// follows or cleans up.
+    pub fn list_containers(&self) -> Result<Vec<ContainerSummary>> {
+        self.ops()?.list_containers(self.interrupt)
+    }
+
     pub fn prune(&self) -> Result<usize> {
         self.ops()?.prune(self.interrupt)
+    }
+}
+
+/// One wait for a container's exit, which [`Waiter::close`] ends from any thread (the C ABI's
+/// wait handle). It holds its own share of the engine, so it outlives the engine handle.
+pub struct Waiter {
+    engine: ManuallyDrop<Arc<dyn BlockingOps>>,
+    request: WaitContainerRequest,
+    closer: Arc<Closer>,
+    pid: u32,
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        drop_in_owner(self.pid, &mut self.engine);
+    }
+}
+
+impl Waiter {
+    /// Waits (see [`Calls::wait_container`]); after [`Waiter::close`], an invalid-state error.
+    pub fn wait(&self) -> Result<GetStateResponse> {
+        self.wait_interruptible(None)
+    }
+
+    pub fn wait_interruptible(&self, interrupt: Interrupt<'_>) -> Result<GetStateResponse> {
+        runtime::check_same_process(self.pid)?;
+        if self.closer.is_closed() {
+            return Err(Error::new(ErrorKind::InvalidState, "the wait was closed"));
+        }
+        self.engine.wait_container(self.request.clone(), interrupt, &self.closer)
+    }
+
+    /// Ends a wait blocked in another thread, and every later one. Thread-safe.
+    pub fn close(&self) {
+        self.closer.close();
     }
 }
 
@@ -233,6 +294,18 @@ impl LogReader {
         self.read_for(buf, None, Some(interrupt)).map(|n| n.unwrap_or(0))
     }
 
+    /// Reads the next frame: up to `buf.len()` bytes, all from one stream, and which. `Ok((0,
+    /// _))` is the end of the logs. Frames and plain reads may be mixed on one reader.
+    pub fn read_frame(&self, buf: &mut [u8]) -> Result<(usize, LogSource)> {
+        self.read_frame_interruptible(buf, None)
+    }
+
+    pub fn read_frame_interruptible(&self, buf: &mut [u8], interrupt: Interrupt<'_>) -> Result<(usize, LogSource)> {
+        let mut source = LogSource::Stdout;
+        let n = self.read_with(buf, None, interrupt, Some(&mut source))?.unwrap_or(0);
+        Ok((n, source))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Reading> {
         // A read that panicked left the source as a failed read would; a poisoned lock is
         // still usable.
@@ -240,6 +313,11 @@ impl LogReader {
     }
 
     fn read_for(&self, buf: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>) -> Result<Option<usize>> {
+        self.read_with(buf, wait, interrupt, None)
+    }
+
+    /// A read; with `source`, a typed one that says where its bytes came from.
+    fn read_with(&self, buf: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>, source: Option<&mut LogSource>) -> Result<Option<usize>> {
         runtime::check_same_process(self.pid)?;
         if self.closer.is_closed() {
             return Err(closed_error());
@@ -253,8 +331,9 @@ impl LogReader {
             Some(End::Failed(e)) => return Err(e.repeat()),
             None => {}
         }
-        loop {
-            return match reading.source.read(buf, wait, interrupt) {
+        let typed = source.is_some();
+        let read = loop {
+            break match reading.source.read(buf, wait, interrupt, typed) {
                 // Without a wait, nothing-yet means read again.
                 Ok(None) if wait.is_none() => continue,
                 Ok(Some(0)) => {
@@ -272,7 +351,13 @@ impl LogReader {
                     Err(again)
                 }
             };
+        };
+        if let (Some(source), Ok(Some(n))) = (source, &read) {
+            if *n > 0 {
+                *source = reading.source.source();
+            }
         }
+        read
     }
 }
 

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::error::Result;
-use crate::http::blocking::Closer;
+pub use crate::http::blocking::Closer;
 pub use crate::http::blocking::Interrupt;
 use crate::model::*;
 
@@ -28,6 +28,8 @@ use crate::model::*;
 pub trait Engine: Send + Sync {
     /// A container's log stream: payload bytes, a broken connection as an error item.
     type Logs: Stream<Item = Result<Bytes>> + Send + Unpin;
+    /// The same log as frames tagged stdout or stderr.
+    type Frames: Stream<Item = Result<LogFrame>> + Send + Unpin;
     /// An attach session: the caller's socket and the process's controls.
     type Session: Send;
 
@@ -46,8 +48,17 @@ pub trait Engine: Send + Sync {
     /// The container's stdout and stderr from its start, followed until it exits.
     fn get_logs(&self, request: GetLogsRequest) -> impl Future<Output = Result<Self::Logs>> + Send;
 
+    /// The container's log as frames tagged with the stream they came from.
+    fn get_log_frames(&self, request: GetLogsRequest) -> impl Future<Output = Result<Self::Frames>> + Send;
+
     /// Runs a command with a TTY inside the running container and connects to it.
     fn attach_container(&self, request: AttachContainerRequest) -> impl Future<Output = Result<Self::Session>> + Send;
+
+    /// Waits until the container has exited; its final state (EXITED or CANCELLED).
+    fn wait_container(&self, request: WaitContainerRequest) -> impl Future<Output = Result<GetStateResponse>> + Send;
+
+    /// The containers this library manages (its label), oldest first.
+    fn list_containers(&self) -> impl Future<Output = Result<Vec<ContainerSummary>>> + Send;
 
     /// Removes the finished containers this library created; returns how many.
     fn prune(&self) -> impl Future<Output = Result<usize>> + Send;
@@ -62,14 +73,21 @@ pub trait BlockingOps: Send + Sync {
     fn get_state(&self, request: GetStateRequest, interrupt: Interrupt<'_>) -> Result<GetStateResponse>;
     fn get_logs(&self, request: GetLogsRequest, interrupt: Interrupt<'_>) -> Result<Box<dyn BlockingLogs>>;
     fn attach_container(&self, request: AttachContainerRequest, interrupt: Interrupt<'_>) -> Result<Box<dyn BlockingSession>>;
+    /// Waits for the exit; `closer`, closed from another thread, ends the wait.
+    fn wait_container(&self, request: WaitContainerRequest, interrupt: Interrupt<'_>, closer: &Closer) -> Result<GetStateResponse>;
+    fn list_containers(&self, interrupt: Interrupt<'_>) -> Result<Vec<ContainerSummary>>;
     fn prune(&self, interrupt: Interrupt<'_>) -> Result<usize>;
 }
 
 /// A log stream read on the caller's thread.
 pub trait BlockingLogs: Send {
     /// Reads payload bytes into `out` (not empty): `Ok(Some(0))` is the end of the logs,
-    /// `Ok(None)` that nothing arrived within `wait`.
-    fn read(&mut self, out: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>) -> Result<Option<usize>>;
+    /// `Ok(None)` that nothing arrived within `wait`. With `typed`, the bytes are all from the
+    /// stream [`BlockingLogs::source`] names.
+    fn read(&mut self, out: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>, typed: bool) -> Result<Option<usize>>;
+
+    /// Where the bytes of the last typed read came from.
+    fn source(&self) -> LogSource;
 
     /// Ends the stream from any thread; a read blocked on it returns.
     fn closer(&self) -> Arc<Closer>;

@@ -5,7 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+/// The label put on every container this library creates; prune removes only those, and the
+/// list of managed containers lists only those.
+pub const MANAGED_LABEL: &str = "dev.gofer.scheduler.managed";
 
 /// The kind of engine a scheduler drives (the seed's `EngineType`); its string is the seed's
 /// (`"docker"`). The C ABI and the bindings choose an engine by this string.
@@ -76,8 +80,9 @@ pub struct Networking {
 
 /// Everything needed to run one task as a container.
 ///
-/// `Debug` shows env var keys only: Gofer passes a pipeline's secrets as env values.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// `Debug` shows env var keys only: Gofer passes a pipeline's secrets as env values. Every field
+/// but the first two is optional; left at its default it changes nothing.
+#[derive(Clone, Default, PartialEq)]
 pub struct StartContainerRequest {
     /// Unique name of the container; a container with this name is replaced.
     pub id: String,
@@ -92,6 +97,20 @@ pub struct StartContainerRequest {
     pub entrypoint: Option<Vec<String>>,
     /// `None`: the image's own command. `Some(vec![])` is passed to the engine as an empty list.
     pub command: Option<Vec<String>>,
+    /// Limits on memory, CPU, processes and shared memory.
+    pub resources: Resources,
+    /// File systems mounted into the container.
+    pub mounts: Vec<Mount>,
+    /// The process's working directory (absolute); `None`: the image's.
+    pub working_dir: Option<String>,
+    /// The user (and group) the process runs as (`1000`, `1000:1000`, `nobody`); `None`: the
+    /// image's.
+    pub user: Option<String>,
+    /// Labels of the container, beside the library's own (which cannot be set here).
+    pub labels: BTreeMap<String, String>,
+    /// Runs the container privileged: every device, every capability, no confinement. A
+    /// security decision of the caller; off unless asked for.
+    pub privileged: bool,
 }
 
 impl fmt::Debug for StartContainerRequest {
@@ -105,6 +124,12 @@ impl fmt::Debug for StartContainerRequest {
             .field("networking", &self.networking)
             .field("entrypoint", &self.entrypoint)
             .field("command", &self.command)
+            .field("resources", &self.resources)
+            .field("mounts", &self.mounts)
+            .field("working_dir", &self.working_dir)
+            .field("user", &self.user)
+            .field("labels", &self.labels)
+            .field("privileged", &self.privileged)
             .finish()
     }
 }
@@ -116,10 +141,49 @@ impl StartContainerRequest {
     }
 }
 
+/// Limits on what a container may use; `None` leaves a limit to the engine's default (none).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Resources {
+    /// Memory in bytes, at least 6 MiB (the engine's minimum). Swap is disabled (memory plus
+    /// swap is set to the same value), so that the limit holds.
+    pub memory_bytes: Option<i64>,
+    /// CPUs, fractional, as `docker run --cpus` (1.5: one and a half CPUs' time).
+    pub cpus: Option<f64>,
+    /// Most processes (and threads) at once.
+    pub pids_limit: Option<i64>,
+    /// Size of `/dev/shm` in bytes.
+    pub shm_size_bytes: Option<i64>,
+}
+
+/// A file system mounted into the container at `target`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub kind: MountKind,
+    /// Where, inside the container: an absolute path.
+    pub target: String,
+    /// Mounted read-only: writes fail inside the container.
+    pub read_only: bool,
+}
+
+/// What a [`Mount`] mounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountKind {
+    /// A path of the engine's host (absolute; it must exist).
+    Bind { source: String },
+    /// A named volume, created by the engine when it does not exist.
+    Volume { name: String },
+    /// A fresh tmpfs, at most `size_bytes` (`None`: the engine's default).
+    Tmpfs { size_bytes: Option<i64> },
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StartContainerResponse {
     /// `127.0.0.1:<host port>` when networking was asked for, else empty.
     pub url: String,
+    /// The container's full ID.
+    pub container_id: String,
+    /// The ID of the image the container runs (`sha256:...`).
+    pub image_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,11 +198,69 @@ pub struct GetStateRequest {
     pub id: String,
 }
 
+/// A container's state, as GetState and WaitContainer report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GetStateResponse {
-    /// The container's exit code, whole (never truncated to 8 or 32 bits).
+    /// The container's exit code, whole (never truncated to 8 or 32 bits); 0 until it exits.
     pub exit_code: i64,
     pub state: ContainerState,
+    /// The kernel killed the container's process for lack of memory (the engine's own flag,
+    /// never guessed from exit code 137).
+    pub oom_killed: bool,
+    /// When the container started; `None` before it has.
+    pub started_at: Option<SystemTime>,
+    /// When it stopped; `None` while it has not.
+    pub finished_at: Option<SystemTime>,
+}
+
+impl GetStateResponse {
+    /// A state with only its state and exit code known.
+    pub fn new(state: ContainerState, exit_code: i64) -> Self {
+        GetStateResponse { exit_code, state, oom_killed: false, started_at: None, finished_at: None }
+    }
+}
+
+/// Waits until a container has exited: the answer is EXITED or CANCELLED (see [`GetStateResponse`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitContainerRequest {
+    pub id: String,
+}
+
+/// A container this library manages, as a runner restarted mid-job finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerSummary {
+    /// The container's name (the ID it was started with).
+    pub name: String,
+    /// The full ID.
+    pub id: String,
+    /// Its state, exit code, OOM flag and times, as GetState gives them.
+    pub state: GetStateResponse,
+    /// When the container was created.
+    pub created_at: Option<SystemTime>,
+    /// Its labels, the library's own among them.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Which of the process's outputs a log frame came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum LogSource {
+    Stdout,
+    Stderr,
+}
+
+impl LogSource {
+    /// `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A piece of a container's log, from one of its streams.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogFrame {
+    pub source: LogSource,
+    pub data: bytes::Bytes,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

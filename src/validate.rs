@@ -4,7 +4,7 @@
 //! does not name the field. Failing here keeps the error precise and the daemon untouched.
 
 use crate::error::{Error, Result};
-use crate::model::{RegistryAuth, StartContainerRequest};
+use crate::model::{Mount, MountKind, RegistryAuth, Resources, StartContainerRequest, MANAGED_LABEL};
 
 /// A container name as the Docker engine accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 ///
@@ -84,6 +84,85 @@ pub fn start_request(req: &StartContainerRequest) -> Result<()> {
         }
     }
     registry_auth(req.registry_auth.as_ref())?;
+    resources(&req.resources)?;
+    mounts(&req.mounts)?;
+    if let Some(dir) = &req.working_dir {
+        absolute_path("working_dir", dir)?;
+    }
+    if let Some(user) = &req.user {
+        if user.is_empty() || user.contains(|c: char| c == '\0' || c.is_whitespace()) {
+            return Err(Error::invalid_argument("user", format!("{user:?} is not a user name or ID")));
+        }
+    }
+    for (key, value) in &req.labels {
+        if key.is_empty() || key.contains('\0') || value.contains('\0') {
+            return Err(Error::invalid_argument("labels", format!("{key:?}: a key must not be empty, and neither key nor value hold NUL")));
+        }
+        if key == MANAGED_LABEL {
+            return Err(Error::invalid_argument("labels", format!("{key:?} is the library's own label, which marks what prune may remove")));
+        }
+    }
+    Ok(())
+}
+
+/// The engine's smallest memory limit (Docker: "Minimum memory limit allowed is 6MB").
+pub const MIN_MEMORY_BYTES: i64 = 6 * 1024 * 1024;
+
+/// Limits, checked as the engine would, but naming the field.
+fn resources(r: &Resources) -> Result<()> {
+    if let Some(memory) = r.memory_bytes {
+        if memory < MIN_MEMORY_BYTES {
+            return Err(Error::invalid_argument(
+                "resources.memory_bytes",
+                format!("{memory} is below the engine's minimum of 6 MiB ({MIN_MEMORY_BYTES} bytes)"),
+            ));
+        }
+    }
+    if let Some(cpus) = r.cpus {
+        // The engine takes nanoseconds of CPU per second, from a hundredth of a CPU.
+        if !cpus.is_finite() || !(0.01..=1e9).contains(&cpus) {
+            return Err(Error::invalid_argument("resources.cpus", format!("{cpus} is not a number of CPUs of at least 0.01")));
+        }
+    }
+    for (field, value) in [("resources.pids_limit", r.pids_limit), ("resources.shm_size_bytes", r.shm_size_bytes)] {
+        if let Some(value) = value {
+            if value <= 0 {
+                return Err(Error::invalid_argument(field, format!("{value} must be greater than 0")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn absolute_path(field: &str, path: &str) -> Result<()> {
+    if !path.starts_with('/') || path.contains('\0') {
+        return Err(Error::invalid_argument(field, format!("{path:?} must be an absolute path")));
+    }
+    Ok(())
+}
+
+/// Mounts: absolute targets, each once; a bind's source absolute, a volume's name a name, a
+/// tmpfs's size positive. Whether a bind's source exists is for the engine, on its host.
+fn mounts(mounts: &[Mount]) -> Result<()> {
+    let mut targets = std::collections::BTreeSet::new();
+    for (i, mount) in mounts.iter().enumerate() {
+        let field = |name: &str| format!("mounts[{i}].{name}");
+        absolute_path(&field("target"), &mount.target)?;
+        if mount.target.trim_end_matches('/').is_empty() {
+            return Err(Error::invalid_argument(&field("target"), "must not be the container's root"));
+        }
+        if !targets.insert(mount.target.trim_end_matches('/')) {
+            return Err(Error::invalid_argument(&field("target"), format!("{:?} is mounted twice", mount.target)));
+        }
+        match &mount.kind {
+            MountKind::Bind { source } => absolute_path(&field("source"), source)?,
+            MountKind::Volume { name } => container_id(&field("name"), name)?,
+            MountKind::Tmpfs { size_bytes: Some(size) } if *size <= 0 => {
+                return Err(Error::invalid_argument(&field("size_bytes"), format!("{size} must be greater than 0")))
+            }
+            MountKind::Tmpfs { .. } => {}
+        }
+    }
     Ok(())
 }
 
@@ -160,6 +239,55 @@ mod tests {
         assert_eq!(registry_auth(req.registry_auth.as_ref()).unwrap(), None);
         req.image_name = String::new();
         assert!(start_request(&req).unwrap_err().message().starts_with("image_name"));
+    }
+
+    #[test]
+    fn limits_mounts_and_labels_are_checked_naming_the_field() {
+        let refused = |req: &StartContainerRequest| start_request(req).unwrap_err().message().to_owned();
+        let mut req = StartContainerRequest::new("job", "busybox");
+        req.resources.memory_bytes = Some(MIN_MEMORY_BYTES - 1);
+        assert!(refused(&req).starts_with("resources.memory_bytes: 6291455 is below"), "{}", refused(&req));
+        req.resources.memory_bytes = Some(MIN_MEMORY_BYTES);
+        assert!(start_request(&req).is_ok());
+        for cpus in [0.0, -1.0, f64::NAN, f64::INFINITY, 0.001] {
+            req.resources.cpus = Some(cpus);
+            assert!(refused(&req).starts_with("resources.cpus"), "{cpus}");
+        }
+        req.resources.cpus = Some(1.5);
+        req.resources.pids_limit = Some(0);
+        assert!(refused(&req).starts_with("resources.pids_limit"));
+        req.resources.pids_limit = Some(64);
+        req.resources.shm_size_bytes = Some(-1);
+        assert!(refused(&req).starts_with("resources.shm_size_bytes"));
+        req.resources.shm_size_bytes = None;
+        assert!(start_request(&req).is_ok());
+
+        let bind = |source: &str, target: &str| Mount { kind: MountKind::Bind { source: source.into() }, target: target.into(), read_only: false };
+        req.mounts = vec![bind("/srv", "relative")];
+        assert!(refused(&req).starts_with("mounts[0].target"));
+        req.mounts = vec![bind("srv", "/work")];
+        assert!(refused(&req).starts_with("mounts[0].source"));
+        req.mounts = vec![bind("/a", "/work"), bind("/b", "/work/")];
+        assert!(refused(&req).starts_with("mounts[1].target"), "{}", refused(&req));
+        req.mounts = vec![bind("/a", "/")];
+        assert!(refused(&req).starts_with("mounts[0].target"));
+        req.mounts = vec![Mount { kind: MountKind::Volume { name: "a/b".into() }, target: "/v".into(), read_only: true }];
+        assert!(refused(&req).starts_with("mounts[0].name"));
+        req.mounts = vec![Mount { kind: MountKind::Tmpfs { size_bytes: Some(0) }, target: "/t".into(), read_only: false }];
+        assert!(refused(&req).starts_with("mounts[0].size_bytes"));
+        req.mounts.clear();
+
+        req.working_dir = Some("work".into());
+        assert!(refused(&req).starts_with("working_dir"));
+        req.working_dir = Some("/work".into());
+        req.user = Some("a b".into());
+        assert!(refused(&req).starts_with("user"));
+        req.user = Some("1000:1000".into());
+        req.labels.insert(MANAGED_LABEL.into(), "false".into());
+        assert!(refused(&req).starts_with("labels"));
+        req.labels.clear();
+        req.labels.insert("ci.job".into(), "42".into());
+        assert!(start_request(&req).is_ok());
     }
 
     #[test]

@@ -19,7 +19,7 @@ async fn start_then_logs_then_state_reports_exited_zero() {
     let name = Name::new("exit0");
     let (state, logs) = run(&engine, shell(&name, "echo hello from gofer")).await;
     assert_eq!(logs, "hello from gofer\n");
-    assert_eq!(state, GetStateResponse { state: ContainerState::Exited, exit_code: 0 });
+    assert_eq!((state.state, state.exit_code), (ContainerState::Exited, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,7 +27,7 @@ async fn exit_code_three_is_reported_as_three() {
     let engine = engine().await;
     let name = Name::new("exit3");
     let (state, _) = run(&engine, shell(&name, "exit 3")).await;
-    assert_eq!(state, GetStateResponse { state: ContainerState::Exited, exit_code: 3 });
+    assert_eq!((state.state, state.exit_code), (ContainerState::Exited, 3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +132,7 @@ async fn stop_with_a_grace_period_lets_the_container_exit_cleanly() {
     let rest = read_all(logs).await.unwrap();
     assert_eq!(rest, b"got TERM\n");
     let state = bounded("state", engine.get_state(state_req(&name))).await.unwrap();
-    assert_eq!(state, GetStateResponse { state: ContainerState::Cancelled, exit_code: 7 });
+    assert_eq!((state.state, state.exit_code), (ContainerState::Cancelled, 7));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +143,7 @@ async fn stop_with_timeout_zero_kills_and_reports_cancelled_with_the_real_exit_c
     let stop = StopContainerRequest { id: name.0.clone(), timeout: Duration::ZERO };
     bounded("stop", engine.stop_container(stop.clone())).await.unwrap();
     let state = bounded("state", engine.get_state(state_req(&name))).await.unwrap();
-    assert_eq!(state, GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 });
+    assert_eq!((state.state, state.exit_code), (ContainerState::Cancelled, 137));
     bounded("stop again", engine.stop_container(stop)).await.expect("stopping a stopped container succeeds");
 }
 
@@ -170,7 +170,7 @@ async fn cancellation_is_forgotten_when_the_same_id_is_started_again() {
     bounded("stop", engine.stop_container(stop)).await.unwrap();
     assert_eq!(engine.get_state(state_req(&name)).await.unwrap().state, ContainerState::Cancelled);
     let (state, _) = run(&engine, shell(&name, "exit 0")).await;
-    assert_eq!(state, GetStateResponse { state: ContainerState::Exited, exit_code: 0 });
+    assert_eq!((state.state, state.exit_code), (ContainerState::Exited, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +179,7 @@ async fn state_of_a_running_container_is_running_with_exit_code_zero() {
     let name = Name::new("running");
     bounded("start", engine.start_container(shell(&name, "sleep 300"))).await.unwrap();
     let state = bounded("state", engine.get_state(state_req(&name))).await.unwrap();
-    assert_eq!(state, GetStateResponse { state: ContainerState::Running, exit_code: 0 });
+    assert_eq!((state.state, state.exit_code), (ContainerState::Running, 0));
     docker_cli(&["pause", &name]);
     let state = bounded("state", engine.get_state(state_req(&name))).await.unwrap();
     assert_eq!(state.state, ContainerState::Paused);
@@ -321,7 +321,7 @@ async fn a_state_poller_sees_running_then_cancelled_while_a_stop_is_in_flight() 
         let seen = bounded("poller", poller).await.unwrap();
         assert_eq!(seen, [ContainerState::Running, ContainerState::Cancelled], "round {round}");
         let state = engine.get_state(state_req(&name)).await.unwrap();
-        assert_eq!(state, GetStateResponse { state: ContainerState::Cancelled, exit_code: 143 }, "round {round}");
+        assert_eq!((state.state, state.exit_code), (ContainerState::Cancelled, 143), "round {round}");
     }
 }
 
@@ -342,5 +342,5 @@ async fn a_sub_second_grace_period_is_honoured_as_given() {
         "a process that ignores TERM is killed after the 500 ms grace period, took {took:?}"
     );
     let state = engine.get_state(state_req(&name)).await.unwrap();
-    assert_eq!(state, GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 });
+    assert_eq!((state.state, state.exit_code), (ContainerState::Cancelled, 137));
 }

@@ -394,12 +394,40 @@ fn the_same_engine_works_again_after_dockerd_restarts() {
             all.extend_from_slice(&buf[..n]);
         }
         assert_eq!(all, b"after the restart\n", "{how}");
-        assert_eq!(state(&engine, &fresh).unwrap(), GetStateResponse { state: ContainerState::Exited, exit_code: 5 });
+        let fresh_state = state(&engine, &fresh).unwrap();
+        assert_eq!((fresh_state.state, fresh_state.exit_code), (ContainerState::Exited, 5));
         figure(
             "the_same_engine_works_again_after_dockerd_restarts",
             format!("{how}: first call answered ({daemon_says})"),
         );
     }
+}
+
+/// A wait for a container's exit outlives a crash of dockerd: the container exits while the
+/// daemon is down (containerd keeps it running and records the exit), and the wait, asked
+/// again until the daemon is back, reports the exit code the process gave.
+#[test]
+#[ignore = "reliability suite: run by scripts/test-reliability.sh"]
+fn a_wait_across_a_dockerd_restart_returns_the_exit_code() {
+    let pe = PrivateEngine::acquire();
+    let engine = engine_on(&pe.host);
+    let name = PrivateName::new(&pe, "fault-wait");
+    engine.start_container(shell(&name, "sleep 2; exit 7")).unwrap();
+    let started = Instant::now();
+    let waited = thread::scope(|scope| {
+        let wait = scope.spawn(|| engine.wait_container(WaitContainerRequest { id: name.name.clone() }));
+        thread::sleep(Duration::from_millis(300));
+        pe.kill();
+        thread::sleep(Duration::from_millis(2500)); // the container exits meanwhile
+        pe.start();
+        wait.join().expect("the wait thread")
+    });
+    let waited = waited.unwrap_or_else(|e| panic!("the wait failed across the restart: {e}"));
+    assert_eq!((waited.state, waited.exit_code), (ContainerState::Exited, 7), "{waited:?}");
+    figure(
+        "a_wait_across_a_dockerd_restart_returns_the_exit_code",
+        format!("EXITED 7 after a crash and restart of dockerd, {:.1?} after the start", started.elapsed()),
+    );
 }
 
 #[test]
@@ -426,7 +454,8 @@ fn a_container_killed_from_outside_ends_its_log_stream_cleanly_and_reports_exite
             Err(e) => panic!("a container killed from outside must end its logs cleanly: {e}"),
         }
     }
-    assert_eq!(state(&engine, &name).unwrap(), GetStateResponse { state: ContainerState::Exited, exit_code: 137 });
+    let after = state(&engine, &name).unwrap();
+    assert_eq!((after.state, after.exit_code), (ContainerState::Exited, 137));
     // Every byte the engine stored was delivered, in order.
     let stored = pe.cli_output(&["logs", &name]).stdout;
     assert_eq!(all.len(), stored.len(), "bytes read vs `docker logs`");

@@ -291,6 +291,7 @@ fn every_c_entry_point_answers_a_status_for_any_arguments() {
                 entrypoint_count,
                 command: command_ptr,
                 command_count,
+                ..GoferStartRequest::default()
             };
             let request_ptr: *const GoferStartRequest = if null(0) { ptr::null() } else { &request };
             let mut url: *mut c_char = untouched();
@@ -590,6 +591,7 @@ fn c_start(engine: &cabi::Engine, id: &str, env: &[(String, String)], command: &
         entrypoint_count: 0,
         command: argv.as_ptr(),
         command_count: argv.len(),
+        ..GoferStartRequest::default()
     };
     let mut err = ptr::null_mut();
     cabi::check(gofer_engine_start_container(engine.0, &request, ptr::null_mut(), &mut err), err)
@@ -732,6 +734,7 @@ fn sizes_past_the_limits_are_a_clear_error_or_work() {
         entrypoint_count: 0,
         command: ptr::null(),
         command_count: 0,
+        ..GoferStartRequest::default()
     };
     let mut err = ptr::null_mut();
     let f = cabi::check(gofer_engine_start_container(engine.0, &request, ptr::null_mut(), &mut err), err)
@@ -973,6 +976,7 @@ fn a_registry_password_never_appears_in_errors_debug_strings_or_log_records() {
             entrypoint_count: 0,
             command: ptr::null(),
             command_count: 0,
+            ..GoferStartRequest::default()
         };
         let mut err = ptr::null_mut();
         let f = cabi::check(gofer_engine_start_container(c.0, &request, ptr::null_mut(), &mut err), err)

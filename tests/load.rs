@@ -188,7 +188,7 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
                     let (name, _, code) = &finished[rng.below(finished.len() as u64) as usize];
                     let t0 = Instant::now();
                     match engine.get_state(GetStateRequest { id: name.0.clone() }) {
-                        Ok(s) if s == (GetStateResponse { state: ContainerState::Exited, exit_code: *code }) => {
+                        Ok(s) if (s.state, s.exit_code) == (ContainerState::Exited, *code) => {
                             tally.exit_codes_verified.fetch_add(1, Ordering::Relaxed);
                         }
                         other => tally.error(format!("state of {}: {other:?}, want EXITED {code}", name.0)),
@@ -257,10 +257,7 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
                             Ok((first, rest, s))
                                 if &first == b"ready\n"
                                     && rest.is_empty()
-                                    && s == (GetStateResponse {
-                                        state: ContainerState::Cancelled,
-                                        exit_code: want,
-                                    }) =>
+                                    && (s.state, s.exit_code) == (ContainerState::Cancelled, want) =>
                             {
                                 tally.exit_codes_verified.fetch_add(1, Ordering::Relaxed);
                                 tally.log_bytes_verified.fetch_add(6, Ordering::Relaxed);
@@ -281,7 +278,7 @@ fn many_threads_share_one_engine_with_every_log_byte_and_exit_code_accounted_for
                         match result {
                             Ok((bytes, s))
                                 if bytes == expected
-                                    && s == (GetStateResponse { state: ContainerState::Exited, exit_code: code }) =>
+                                    && (s.state, s.exit_code) == (ContainerState::Exited, code) =>
                             {
                                 tally.exit_codes_verified.fetch_add(1, Ordering::Relaxed);
                                 tally.log_bytes_verified.fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -473,11 +470,11 @@ fn leak_cycle(rust: &BlockingEngine, c: &cabi::Engine, name: &str, n: u64) -> st
         }
         let state = rust.get_state(GetStateRequest { id: name.into() }).map_err(|e| e.to_string())?;
         let want = if cancel {
-            GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 }
+            GetStateResponse::new(ContainerState::Cancelled, 137)
         } else {
-            GetStateResponse { state: ContainerState::Exited, exit_code: 0 }
+            GetStateResponse::new(ContainerState::Exited, 0)
         };
-        if state != want {
+        if (state.state, state.exit_code) != (want.state, want.exit_code) {
             return Err(format!("cycle {n}: state {state:?}, want {want:?}"));
         }
     } else {

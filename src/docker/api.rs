@@ -82,9 +82,10 @@ pub(crate) fn kill_container(id: &str, signal: &str) -> Request {
     Request::post("container kill", format!("/containers/{}/kill?{}", segment(id), query(&[("signal", signal)])))
 }
 
-/// Waits until the container is not running; the answer holds its exit code.
-pub(crate) fn wait_container(id: &str) -> Request {
-    Request::post("container wait", format!("/containers/{}/wait?condition=not-running", segment(id)))
+/// Waits until the container is not running (`not-running`) or until its next exit
+/// (`next-exit`); the answer holds its exit code.
+pub(crate) fn wait_container(id: &str, condition: &str) -> Request {
+    Request::post("container wait", format!("/containers/{}/wait?{}", segment(id), query(&[("condition", condition)])))
 }
 
 /// The containers carrying the library's label; with `exited_only`, those that have exited.

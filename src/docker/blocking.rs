@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::attach::{self, AttachSession};
 use super::logs::LogSession;
-use super::{container, prune, DockerEngine, DockerOptions, Shared};
+use super::{container, prune, wait, DockerEngine, DockerOptions, Shared};
 use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Interrupt};
 use crate::error::Result;
 use crate::http::blocking::{Closer, Conn};
@@ -64,6 +64,16 @@ impl BlockingOps for BlockingDocker {
         Ok(Box::new(session))
     }
 
+    fn wait_container(&self, request: WaitContainerRequest, interrupt: Interrupt<'_>, closer: &Closer) -> Result<GetStateResponse> {
+        let shared = self.shared();
+        run_blocking(wait::wait(&shared.blocking.call(interrupt).closed_by(closer), shared, request))?
+    }
+
+    fn list_containers(&self, interrupt: Interrupt<'_>) -> Result<Vec<ContainerSummary>> {
+        let shared = self.shared();
+        run_blocking(wait::list(&shared.blocking.call(interrupt), shared))?
+    }
+
     fn prune(&self, interrupt: Interrupt<'_>) -> Result<usize> {
         let shared = self.shared();
         run_blocking(prune::prune_once(&shared.blocking.call(interrupt), shared))?
@@ -78,9 +88,13 @@ struct DockerLogs {
 }
 
 impl BlockingLogs for DockerLogs {
-    fn read(&mut self, out: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>) -> Result<Option<usize>> {
+    fn read(&mut self, out: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>, typed: bool) -> Result<Option<usize>> {
         let call = self.shared.blocking.call(interrupt).closed_by(&self.closer).waiting_at_most(wait);
-        run_blocking(self.session.read(&call, out))?
+        run_blocking(self.session.read(&call, out, typed))?
+    }
+
+    fn source(&self) -> LogSource {
+        self.session.source()
     }
 
     fn closer(&self) -> Arc<Closer> {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, MountTmpfsOptions, MountType, PortBinding};
 use serde::Deserialize;
 
 use super::errors::{success, Subject};
@@ -35,23 +35,29 @@ pub(crate) async fn start<T: Transport>(t: &T, shared: &Shared, req: StartContai
         image::ensure(t, &req.image_name, auth).await?;
         answer = t.call(&create, deadline_in(t.timeout())).await?;
     }
-    success(answer, Subject::Container)?;
-    let started = t.call(&api::start_container(&req.id), deadline_in(t.timeout())).await?;
+    #[derive(Deserialize)]
+    struct Created {
+        #[serde(rename = "Id")]
+        id: String,
+    }
+    let Created { id: container_id } = serde_json::from_slice(&success(answer, Subject::Create)?)
+        .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to a container create: {e}")))?;
+    let started = t.call(&api::start_container(&container_id), deadline_in(t.timeout())).await?;
     success(started, Subject::Container)?;
 
-    // Only a published port needs the inspect: the engine picks the host port at start.
+    // The image's ID, and the host port the engine picked at start.
+    let answer = t.call(&api::inspect_container(&container_id), deadline_in(t.timeout())).await?;
+    let info: Started = serde_json::from_slice(&success(answer, Subject::Container)?)
+        .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to a container inspect: {e}")))?;
     let url = match port_key {
         None => String::new(),
         Some(key) => {
-            let answer = t.call(&api::inspect_container(&req.id), deadline_in(t.timeout())).await?;
-            let info: Published = serde_json::from_slice(&success(answer, Subject::Container)?)
-                .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to a container inspect: {e}")))?;
             let host_port = published_host_port(&info, &key)
                 .ok_or_else(|| Error::new(ErrorKind::Engine, format!("the engine published no host port for {key}")))?;
             format!("127.0.0.1:{host_port}")
         }
     };
-    Ok(StartContainerResponse { url })
+    Ok(StartContainerResponse { url, container_id, image_id: info.image })
 }
 
 /// The stop signal, SIGKILL once the grace period has passed.
@@ -133,7 +139,7 @@ async fn kill<T: Transport>(t: &T, full_id: &str, signal: &str) -> Result<bool> 
 
 /// Waits until `deadline` for the container to be down; false when it still runs then.
 async fn wait_not_running<T: Transport>(t: &T, full_id: &str, deadline: Instant) -> Result<bool> {
-    match t.call(&api::wait_container(full_id), deadline).await {
+    match t.call(&api::wait_container(full_id, "not-running"), deadline).await {
         Ok(answer) => success(answer, Subject::Container).map(|_| true),
         Err(e) if e.kind() == ErrorKind::Timeout => Ok(false),
         Err(e) => Err(e),
@@ -151,13 +157,26 @@ async fn remove_if_present<T: Transport>(t: &T, id: &str) -> Result<()> {
 
 fn create_body(req: &StartContainerRequest, port_key: Option<&str>) -> ContainerCreateBody {
     let env: Vec<String> = req.env_vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut host_config = HostConfig::default();
+    let resources = &req.resources;
+    let mut host_config = HostConfig {
+        memory: resources.memory_bytes,
+        // Swap off: memory plus swap is the memory limit itself, so that the limit holds.
+        memory_swap: resources.memory_bytes,
+        nano_cpus: resources.cpus.map(|cpus| (cpus * 1e9).round() as i64),
+        pids_limit: resources.pids_limit,
+        shm_size: resources.shm_size_bytes,
+        mounts: (!req.mounts.is_empty()).then(|| req.mounts.iter().map(engine_mount).collect()),
+        privileged: req.privileged.then_some(true),
+        ..Default::default()
+    };
     let mut exposed = None;
     if let Some(key) = port_key {
         let binding = PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) };
         host_config.port_bindings = Some(HashMap::from([(key.to_owned(), Some(vec![binding]))]));
         exposed = Some(vec![key.to_owned()]);
     }
+    let mut labels: HashMap<String, String> = req.labels.clone().into_iter().collect();
+    labels.insert(MANAGED_LABEL.to_owned(), "true".to_owned());
     ContainerCreateBody {
         image: Some(req.image_name.clone()),
         env: (!env.is_empty()).then_some(env),
@@ -165,16 +184,38 @@ fn create_body(req: &StartContainerRequest, port_key: Option<&str>) -> Container
         // entrypoint as "none" and a missing one as "the image's".
         entrypoint: req.entrypoint.clone(),
         cmd: req.command.clone(),
-        labels: Some(HashMap::from([(MANAGED_LABEL.to_owned(), "true".to_owned())])),
+        working_dir: req.working_dir.clone(),
+        user: req.user.clone(),
+        labels: Some(labels),
         exposed_ports: exposed,
         host_config: Some(host_config),
         ..Default::default()
     }
 }
 
-/// What the URL needs of a container inspect: the published ports.
+fn engine_mount(mount: &Mount) -> bollard::models::Mount {
+    let (typ, source, tmpfs_options) = match &mount.kind {
+        MountKind::Bind { source } => (MountType::BIND, Some(source.clone()), None),
+        MountKind::Volume { name } => (MountType::VOLUME, Some(name.clone()), None),
+        MountKind::Tmpfs { size_bytes } => {
+            (MountType::TMPFS, None, Some(MountTmpfsOptions { size_bytes: *size_bytes, ..Default::default() }))
+        }
+    };
+    bollard::models::Mount {
+        target: Some(mount.target.clone()),
+        source,
+        typ: Some(typ),
+        read_only: Some(mount.read_only),
+        tmpfs_options,
+        ..Default::default()
+    }
+}
+
+/// What a start needs of the container's inspect: its image and the published ports.
 #[derive(Deserialize)]
-struct Published {
+struct Started {
+    #[serde(rename = "Image")]
+    image: String,
     #[serde(rename = "NetworkSettings")]
     network_settings: Option<NetworkSettings>,
 }
@@ -185,7 +226,7 @@ struct NetworkSettings {
     ports: Option<HashMap<String, Option<Vec<PortBinding>>>>,
 }
 
-fn published_host_port(info: &Published, key: &str) -> Option<String> {
+fn published_host_port(info: &Started, key: &str) -> Option<String> {
     let ports = info.network_settings.as_ref()?.ports.as_ref()?;
     let bindings = ports.get(key)?.as_ref()?;
     bindings.iter().filter_map(|b| b.host_port.clone()).find(|p| !p.is_empty())

@@ -12,6 +12,9 @@ use crate::http::Answer;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Subject {
     Container,
+    /// A container create: its 404 is the image's, its 400 a request the engine refused
+    /// (a mount whose source does not exist, a limit out of range).
+    Create,
     Image,
     Exec,
     Engine,
@@ -57,9 +60,10 @@ fn kind_for_status(status: u16, message: &str, subject: Subject) -> ErrorKind {
     match status {
         404 => match subject {
             Subject::Container | Subject::Exec => ErrorKind::NoSuchContainer,
-            Subject::Image => ErrorKind::NoSuchImage,
+            Subject::Image | Subject::Create => ErrorKind::NoSuchImage,
             Subject::Engine => ErrorKind::Engine,
         },
+        400 if subject == Subject::Create => ErrorKind::InvalidArgument,
         400 | 500 if message.contains(AMBIGUOUS_MARK) => ErrorKind::AmbiguousContainerName,
         // 409 on exec is "container is not running" or "is paused" (and on other requests a
         // conflict the engine explains in its message).
@@ -107,5 +111,8 @@ mod tests {
         assert_eq!(from_answer(&answer(502, b"bad gateway\n"), Subject::Container).message(), "bad gateway");
         assert_eq!(from_answer(&answer(500, b""), Subject::Container).message(), "the engine answered HTTP 500");
         assert_eq!(from_answer(&answer(500, b"denied"), Subject::Image).kind(), ErrorKind::NoSuchImage);
+        let bind = answer(400, br#"{"message":"invalid mount config for type \"bind\": bind source path does not exist: /x"}"#);
+        assert_eq!(from_answer(&bind, Subject::Create).kind(), ErrorKind::InvalidArgument);
+        assert_eq!(from_answer(&answer(404, b""), Subject::Create).kind(), ErrorKind::NoSuchImage);
     }
 }

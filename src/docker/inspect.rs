@@ -8,7 +8,10 @@
 
 use serde::Deserialize;
 
+use std::time::SystemTime;
+
 use super::errors::{success, Subject};
+use super::stamps::parse_time;
 use super::{api, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{deadline_in, Transport};
@@ -28,6 +31,10 @@ pub(crate) struct InspectedState {
     pub name: String,
     /// The signal that stops the container gracefully (the image's `STOPSIGNAL`), if set.
     pub stop_signal: Option<String>,
+    /// The engine's own out-of-memory flag.
+    pub oom_killed: bool,
+    pub started_at: Option<SystemTime>,
+    pub finished_at: Option<SystemTime>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +51,10 @@ struct Inspect {
 struct State {
     status: Option<String>,
     exit_code: Option<i64>,
+    #[serde(rename = "OOMKilled")]
+    oom_killed: Option<bool>,
+    started_at: Option<String>,
+    finished_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,22 +70,29 @@ pub(crate) fn parse_state(body: &[u8]) -> Result<InspectedState> {
         Error::new(ErrorKind::Engine, format!("unexpected answer from the engine to a container inspect: {e}"))
             .with_source(e)
     })?;
-    let (status, exit_code) = match inspect.state {
-        Some(state) => (state.status, state.exit_code.unwrap_or(0)),
-        None => (None, 0),
-    };
+    let state = inspect.state.unwrap_or(State { status: None, exit_code: None, oom_killed: None, started_at: None, finished_at: None });
     let (tty, stop_signal) = match inspect.config {
         Some(config) => (config.tty.unwrap_or(false), config.stop_signal),
         None => (false, None),
     };
     let name = inspect.name.map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_default();
-    Ok(InspectedState { id: inspect.id, status, exit_code, tty, name, stop_signal })
+    Ok(InspectedState {
+        id: inspect.id,
+        status: state.status,
+        exit_code: state.exit_code.unwrap_or(0),
+        tty,
+        name,
+        stop_signal,
+        oom_killed: state.oom_killed.unwrap_or(false),
+        started_at: parse_time(state.started_at.as_deref()),
+        finished_at: parse_time(state.finished_at.as_deref()),
+    })
 }
 
 /// The seed's state for the engine's `status`. The exit code counts only once the container
 /// has exited; `cancelled` says that it was stopped through StopContainer.
-pub(crate) fn state_of(status: Option<&str>, exit_code: i64, cancelled: bool) -> GetStateResponse {
-    let (state, exit_code) = match status {
+pub(crate) fn state_of(status: Option<&str>, exit_code: i64, cancelled: bool) -> (ContainerState, i64) {
+    match status {
         Some("created" | "running") => (ContainerState::Running, 0),
         Some("paused") => (ContainerState::Paused, 0),
         Some("restarting") => (ContainerState::Restarting, 0),
@@ -82,8 +100,12 @@ pub(crate) fn state_of(status: Option<&str>, exit_code: i64, cancelled: bool) ->
         Some("exited" | "dead") => (ContainerState::Exited, exit_code),
         // "removing", a status word of a later engine, or none.
         _ => (ContainerState::Unknown, 0),
-    };
-    GetStateResponse { exit_code, state }
+    }
+}
+
+/// Whether the engine's `status` is that of a container that has stopped for good.
+pub(crate) fn has_exited(status: Option<&str>) -> bool {
+    matches!(status, Some("exited" | "dead"))
 }
 
 /// Inspects container `id` (a name, a full ID or an ID prefix), decoding only what
@@ -106,7 +128,14 @@ pub(crate) async fn inspect<T: Transport>(transport: &T, shared: &Shared, id: &s
 /// through this engine.
 pub(crate) fn state_from_inspect(shared: &Shared, inspected: &InspectedState) -> GetStateResponse {
     let cancelled = shared.cancelled().contains(&inspected.id);
-    state_of(inspected.status.as_deref(), inspected.exit_code, cancelled)
+    let (state, exit_code) = state_of(inspected.status.as_deref(), inspected.exit_code, cancelled);
+    GetStateResponse {
+        exit_code,
+        state,
+        oom_killed: inspected.oom_killed,
+        started_at: inspected.started_at,
+        finished_at: inspected.finished_at,
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +158,9 @@ mod tests {
                 tty: false,
                 name: "gofer-test-perf-state".into(),
                 stop_signal: None,
+                oom_killed: false,
+                started_at: parse_time(Some("2026-11-28T00:11:27.326001074Z")),
+                finished_at: parse_time(Some("2026-11-28T00:11:27.324089146Z")),
             }
         );
         let running = parse_state(RUNNING_TTY).expect("a real inspect answer decodes");
@@ -141,7 +173,17 @@ mod tests {
     #[test]
     fn missing_members_are_defaults_and_a_missing_id_or_bad_json_is_an_engine_error() {
         let bare = parse_state(br#"{"Id":"abc"}"#).expect("only Id is required");
-        assert_eq!(bare, InspectedState { id: "abc".into(), status: None, exit_code: 0, tty: false, name: String::new(), stop_signal: None });
+        assert_eq!(bare, InspectedState {
+            id: "abc".into(),
+            status: None,
+            exit_code: 0,
+            tty: false,
+            name: String::new(),
+            stop_signal: None,
+            oom_killed: false,
+            started_at: None,
+            finished_at: None,
+        });
         let nulls = parse_state(br#"{"Id":"abc","State":null,"Config":{"Tty":null}}"#).expect("nulls decode");
         assert_eq!(nulls, bare);
         for body in [&br#"{"State":{"Status":"running"}}"#[..], b"", b"{", b"[]", br#"{"Id":7}"#] {
@@ -153,15 +195,15 @@ mod tests {
     #[test]
     fn engine_status_maps_to_the_seed_states() {
         let s = |status, code, cancelled| state_of(Some(status), code, cancelled);
-        assert_eq!(s("created", 0, false).state, ContainerState::Running);
-        assert_eq!(s("running", 7, true), GetStateResponse { state: ContainerState::Running, exit_code: 0 });
-        assert_eq!(s("paused", 0, false).state, ContainerState::Paused);
-        assert_eq!(s("restarting", 0, false).state, ContainerState::Restarting);
-        assert_eq!(s("exited", 3, false), GetStateResponse { state: ContainerState::Exited, exit_code: 3 });
-        assert_eq!(s("dead", 137, true), GetStateResponse { state: ContainerState::Cancelled, exit_code: 137 });
-        assert_eq!(s("exited", 1 << 40, false).exit_code, 1 << 40);
-        assert_eq!(s("removing", 0, false).state, ContainerState::Unknown);
-        assert_eq!(s("", 0, false).state, ContainerState::Unknown);
-        assert_eq!(state_of(None, 0, false).state, ContainerState::Unknown);
+        assert_eq!(s("created", 0, false).0, ContainerState::Running);
+        assert_eq!(s("running", 7, true), (ContainerState::Running, 0));
+        assert_eq!(s("paused", 0, false).0, ContainerState::Paused);
+        assert_eq!(s("restarting", 0, false).0, ContainerState::Restarting);
+        assert_eq!(s("exited", 3, false), (ContainerState::Exited, 3));
+        assert_eq!(s("dead", 137, true), (ContainerState::Cancelled, 137));
+        assert_eq!(s("exited", 1 << 40, false).1, 1 << 40);
+        assert_eq!(s("removing", 0, false).0, ContainerState::Unknown);
+        assert_eq!(s("", 0, false).0, ContainerState::Unknown);
+        assert_eq!(state_of(None, 0, false).0, ContainerState::Unknown);
     }
 }

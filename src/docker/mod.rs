@@ -16,12 +16,14 @@ mod image;
 mod inspect;
 mod logs;
 mod prune;
+mod stamps;
+mod wait;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use attach::AttachSession;
-pub use logs::LogStream;
+pub use logs::{LogFrames, LogStream};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -29,8 +31,7 @@ use crate::http::{self, deadline_in, Endpoint, Transport};
 use crate::model::*;
 use cancelled::Cancelled;
 
-/// The label put on every container this library creates; prune removes only those.
-pub const MANAGED_LABEL: &str = "dev.gofer.scheduler.managed";
+pub use crate::model::MANAGED_LABEL;
 
 /// How to reach and use the Docker engine.
 #[derive(Clone, Debug)]
@@ -162,6 +163,7 @@ impl DockerEngine {
 
 impl Engine for DockerEngine {
     type Logs = LogStream;
+    type Frames = LogFrames;
     type Session = AttachSession;
 
     fn engine_type(&self) -> EngineType {
@@ -184,8 +186,20 @@ impl Engine for DockerEngine {
         LogStream::open(self.shared.clone(), request).await
     }
 
+    async fn get_log_frames(&self, request: GetLogsRequest) -> Result<LogFrames> {
+        LogFrames::open(self.shared.clone(), request).await
+    }
+
     async fn attach_container(&self, request: AttachContainerRequest) -> Result<AttachSession> {
         attach::attach(&self.shared.asynch, &self.shared, request).await
+    }
+
+    async fn wait_container(&self, request: WaitContainerRequest) -> Result<GetStateResponse> {
+        wait::wait(&self.shared.asynch, &self.shared, request).await
+    }
+
+    async fn list_containers(&self) -> Result<Vec<ContainerSummary>> {
+        wait::list(&self.shared.asynch, &self.shared).await
     }
 
     async fn prune(&self) -> Result<usize> {

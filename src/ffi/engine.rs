@@ -1,6 +1,5 @@
 //! The engine handle and the five operations.
 
-use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::time::Duration;
 
@@ -10,11 +9,10 @@ use std::sync::OnceLock;
 use strum::IntoEnumIterator;
 
 use super::error::static_c_str;
-use super::{guard, handle, opt_str_arg, opt_str_list, out_param, owned_c_string, str_arg, write_out};
+use super::{guard, handle, opt_str_arg, out_param, str_arg, write_out};
 use super::{GoferError, GoferStatus};
 use crate::blocking::{BlockingEngine, EngineConfig};
 use crate::docker::DockerOptions;
-use crate::error::Error;
 use crate::model::*;
 
 /// A connection to an engine. Opaque, thread-safe: share one among all threads.
@@ -38,34 +36,6 @@ pub struct GoferEngineOptions {
     pub prune_interval_ms: u64,
     /// The engine type: "docker" (the default, also when NULL). Borrowed for the call.
     pub engine_type: *const c_char,
-}
-
-/// What to run. Every pointer is borrowed for the duration of the call.
-#[repr(C)]
-pub struct GoferStartRequest {
-    /// Container name (required): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. A container of that name is
-    /// replaced.
-    pub id: *const c_char,
-    /// Image reference, tag optional (required).
-    pub image_name: *const c_char,
-    /// `env_count` keys and values; may be NULL when `env_count` is 0.
-    pub env_keys: *const *const c_char,
-    pub env_values: *const *const c_char,
-    pub env_count: usize,
-    /// Registry credentials; a NULL user, or an empty user with an empty password, means no
-    /// credentials. A user needs a password and a password a user.
-    pub registry_user: *const c_char,
-    pub registry_pass: *const c_char,
-    /// Pull even when the image is present.
-    pub always_pull: bool,
-    /// Container port to publish on 127.0.0.1 (1..=65535); 0 means no networking.
-    pub port: i64,
-    /// NULL: the image's entrypoint. Non-NULL with count 0: an empty entrypoint.
-    pub entrypoint: *const *const c_char,
-    pub entrypoint_count: usize,
-    /// NULL: the image's command. Non-NULL with count 0: an empty command.
-    pub command: *const *const c_char,
-    pub command_count: usize,
 }
 
 /// The state of a container (the seed's `ContainerState`).
@@ -156,58 +126,6 @@ fn engine_config(options: *const GoferEngineOptions) -> crate::Result<EngineConf
 #[no_mangle]
 pub extern "C" fn gofer_engine_free(engine: *mut GoferEngine) {
     super::free_handle(engine);
-}
-
-/// Starts a container (docs/contract.md, StartContainer). On success `*url_out` receives
-/// "127.0.0.1:<port>" when `request->port` was set, else "" — owned by the caller, freed with
-/// `gofer_string_free`. `url_out` may be NULL when the URL is not wanted.
-#[no_mangle]
-pub extern "C" fn gofer_engine_start_container(
-    engine: *const GoferEngine,
-    request: *const GoferStartRequest,
-    url_out: *mut *mut c_char,
-    err_out: *mut *mut GoferError,
-) -> GoferStatus {
-    guard(err_out, || {
-        let engine = handle(engine, "engine")?;
-        let request = handle(request, "request")?;
-        let request = start_request(request)?;
-        let response = engine.engine.start_container(request)?;
-        if !url_out.is_null() {
-            write_out(url_out, owned_c_string(response.url)?);
-        }
-        Ok(())
-    })
-}
-
-fn start_request(r: &GoferStartRequest) -> crate::Result<StartContainerRequest> {
-    let keys = opt_str_list(r.env_keys, r.env_count, "request.env_keys")?.unwrap_or_default();
-    let values = opt_str_list(r.env_values, r.env_count, "request.env_values")?.unwrap_or_default();
-    let env_vars: BTreeMap<String, String> = keys.into_iter().zip(values).collect();
-    let registry_auth = match opt_str_arg(r.registry_user, "request.registry_user")? {
-        None => None,
-        Some(user) => Some(RegistryAuth {
-            user: user.to_owned(),
-            pass: str_arg(r.registry_pass, "request.registry_pass")?.to_owned(),
-        }),
-    };
-    let networking = match r.port {
-        0 => None,
-        p => Some(Networking {
-            port: u16::try_from(p)
-                .map_err(|_| Error::invalid_argument("request.port", format!("{p} is not in 1..=65535")))?,
-        }),
-    };
-    Ok(StartContainerRequest {
-        id: str_arg(r.id, "request.id")?.to_owned(),
-        image_name: str_arg(r.image_name, "request.image_name")?.to_owned(),
-        env_vars,
-        registry_auth,
-        always_pull: r.always_pull,
-        networking,
-        entrypoint: opt_str_list(r.entrypoint, r.entrypoint_count, "request.entrypoint")?,
-        command: opt_str_list(r.command, r.command_count, "request.command")?,
-    })
 }
 
 /// Stops a container: its stop signal, then SIGKILL once `timeout_ms` have passed (0 kills at

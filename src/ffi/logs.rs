@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use super::{guard, handle, out_param, str_arg, write_out, GoferEngine, GoferError, GoferStatus};
 use crate::blocking::LogReader;
 use crate::error::Error;
-use crate::model::GetLogsRequest;
+use crate::model::{GetLogsRequest, LogSource};
 
 /// A container's log stream (stdout and stderr merged, payload bytes only). Opaque.
 /// One reader at a time; `gofer_logs_close` may be called from any thread. Freed with
@@ -49,19 +49,61 @@ pub extern "C" fn gofer_logs_read(
     guard(err_out, || {
         let logs = handle(logs, "logs")?;
         let read_out = out_param(read_out, "read_out")?;
-        let buf = out_param(buf, "buf")?;
-        if capacity == 0 {
-            return Err(Error::invalid_argument("capacity", "must be greater than 0"));
-        }
-        if capacity > isize::MAX as usize {
-            return Err(Error::invalid_argument("capacity", "is larger than any buffer"));
-        }
-        // SAFETY: non-NULL; the caller guarantees `capacity` writable bytes at `buf`.
-        let buf = unsafe { std::slice::from_raw_parts_mut(buf, capacity) };
+        let buf = caller_buffer(buf, capacity)?;
         let n = logs.reader.read(buf)?;
         write_out(read_out, n);
         Ok(())
     })
+}
+
+/// Which stream a frame read by `gofer_logs_read_frame` came from.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoferLogStream {
+    GOFER_STDOUT = 1,
+    GOFER_STDERR = 2,
+}
+
+/// Reads the next frame of the log: like `gofer_logs_read`, but the bytes written are all from
+/// one of the process's streams, which `*stream_out` receives. Frames of stdout and stderr come
+/// in the engine's order. On success `*read_out` is the number of bytes, 0 at the end of the
+/// logs. Frames and plain reads may be mixed on one stream.
+#[no_mangle]
+pub extern "C" fn gofer_logs_read_frame(
+    logs: *const GoferLogs,
+    buf: *mut u8,
+    capacity: usize,
+    read_out: *mut usize,
+    stream_out: *mut GoferLogStream,
+    err_out: *mut *mut GoferError,
+) -> GoferStatus {
+    guard(err_out, || {
+        let logs = handle(logs, "logs")?;
+        let read_out = out_param(read_out, "read_out")?;
+        let stream_out = out_param(stream_out, "stream_out")?;
+        let buf = caller_buffer(buf, capacity)?;
+        let (n, source) = logs.reader.read_frame(buf)?;
+        write_out(read_out, n);
+        write_out(stream_out, match source {
+            LogSource::Stdout => GoferLogStream::GOFER_STDOUT,
+            LogSource::Stderr => GoferLogStream::GOFER_STDERR,
+        });
+        Ok(())
+    })
+}
+
+/// The caller's buffer of `capacity` bytes, checked.
+fn caller_buffer<'a>(buf: *mut u8, capacity: usize) -> crate::Result<&'a mut [u8]> {
+    let buf = out_param(buf, "buf")?;
+    if capacity == 0 {
+        return Err(Error::invalid_argument("capacity", "must be greater than 0"));
+    }
+    if capacity > isize::MAX as usize {
+        return Err(Error::invalid_argument("capacity", "is larger than any buffer"));
+    }
+    // SAFETY: non-NULL; the caller guarantees `capacity` writable bytes at `buf`.
+    Ok(unsafe { std::slice::from_raw_parts_mut(buf, capacity) })
 }
 
 /// Closes the stream: a read blocked in another thread returns GOFER_INVALID_STATE, and so does

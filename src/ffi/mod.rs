@@ -19,13 +19,17 @@ mod attach;
 mod engine;
 mod error;
 mod logs;
+mod start;
 mod strings;
+mod task;
 
 pub use attach::*;
 pub use engine::*;
 pub use error::*;
 pub use logs::*;
+pub use start::*;
 pub use strings::*;
+pub use task::*;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -268,29 +268,98 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// Fails once the call's [`Closer`] was closed: every request and wait of the call ends
+    /// then, with the reason (not the broken connection the close made).
+    fn check_open(&self) -> Result<()> {
+        match self.closer {
+            Some(closer) if closer.is_closed() => Err(Error::new(ErrorKind::InvalidState, "the call was closed")),
+            _ => Ok(()),
+        }
+    }
+
+    /// `result`, or the close's error when the call was closed meanwhile.
+    fn unless_closed<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Err(e) if !e.is_interruption() => self.check_open().and(Err(e)),
+            other => other,
+        }
+    }
+
+    fn call_now(&self, request: &Request, deadline: Instant) -> Result<Answer> {
+        let started = Instant::now();
+        let (mut conn, head) = self.exchange(request, None, deadline, false)?;
+        let body = conn
+            .read_body(&head, deadline, self.interrupt)
+            .map_err(|f| self.client.failure(request.what, Self::limit(started, deadline), f))?;
+        if !head.close {
+            self.client.idle.give(conn);
+        }
+        Ok(Answer { status: head.status, body })
+    }
+
+    fn open_now(&self, request: &Request, reuse: Option<Conn>, deadline: Instant) -> Result<Opened<Conn>> {
+        let started = Instant::now();
+        // A stream keeps its connection for itself: a new one unless the stream's own is given.
+        let reuse = match reuse {
+            Some(conn) => Some(conn),
+            None => Some(self.client.connect(request.what)?),
+        };
+        let (mut conn, head) = self.exchange(request, reuse, deadline, false)?;
+        if head.is_success() {
+            return Ok(Opened::Stream(conn, head));
+        }
+        let body = conn
+            .read_body(&head, deadline, self.interrupt)
+            .map_err(|f| self.client.failure(request.what, Self::limit(started, deadline), f))?;
+        Ok(Opened::Refused(Answer { status: head.status, body }))
+    }
+
+    fn fill_now(&self, conn: &mut Conn, deadline: Option<Instant>) -> Result<Filled> {
+        if let Some((at, n)) = conn.last_read {
+            if n < BEHIND {
+                if let Some(pause) = BUSY_READ_SPACING.checked_sub(at.elapsed()).filter(|d| !d.is_zero()) {
+                    // A close from another thread meanwhile is seen by the read right after.
+                    std::thread::sleep(pause);
+                }
+            }
+        }
+        let wait_until = self.wait.map(super::deadline_in);
+        let started = Instant::now();
+        let filled = conn.read_more(deadline, wait_until, self.interrupt).map_err(|f| {
+            let limit = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started));
+            self.client.failure(conn.what, limit, f)
+        });
+        if let Ok(Filled::Bytes(n)) = filled {
+            conn.last_read = Some((Instant::now(), n));
+        }
+        filled
+    }
+
     fn limit(started: Instant, deadline: Instant) -> Duration {
         deadline.saturating_duration_since(started)
     }
 
     /// Sends `request` on `conn` (a pooled or given one) and reads the head, once more on a new
-    /// connection when a reused one turns out closed.
+    /// connection when a reused one turns out closed. The [`Closer`] follows a stream's own
+    /// connection (a given one), never a pooled one, which goes back to the pool for others.
     fn exchange(&self, request: &Request, reuse: Option<Conn>, deadline: Instant, upgrade: bool) -> Result<(Conn, Head)> {
         let started = Instant::now();
         let bytes = request.encode(&self.client.base, upgrade);
+        let closer = self.closer.filter(|_| reuse.is_some());
         let (mut conn, reused) = match reuse {
             Some(conn) => (conn, true),
             None if upgrade => (self.client.connect(request.what)?, false),
             None => self.client.checkout(request.what)?,
         };
         conn.what = request.what;
-        if let Some(closer) = self.closer {
+        if let Some(closer) = closer {
             closer.watch(&conn);
         }
         let head = match conn.exchange(&bytes, deadline, self.interrupt) {
             Err(Failure::Before(_)) if reused => {
                 conn = self.client.connect(request.what)?;
                 conn.what = request.what;
-                if let Some(closer) = self.closer {
+                if let Some(closer) = closer {
                     closer.watch(&conn);
                 }
                 conn.exchange(&bytes, deadline, self.interrupt)
@@ -311,53 +380,18 @@ impl Transport for Call<'_> {
     }
 
     async fn call(&self, request: &Request, deadline: Instant) -> Result<Answer> {
-        let started = Instant::now();
-        let (mut conn, head) = self.exchange(request, None, deadline, false)?;
-        let body = conn
-            .read_body(&head, deadline, self.interrupt)
-            .map_err(|f| self.client.failure(request.what, Self::limit(started, deadline), f))?;
-        if !head.close {
-            self.client.idle.give(conn);
-        }
-        Ok(Answer { status: head.status, body })
+        self.check_open()?;
+        self.unless_closed(self.call_now(request, deadline))
     }
 
     async fn open(&self, request: &Request, reuse: Option<Conn>, deadline: Instant) -> Result<Opened<Conn>> {
-        let started = Instant::now();
-        // A stream keeps its connection for itself: a new one unless the stream's own is given.
-        let reuse = match reuse {
-            Some(conn) => Some(conn),
-            None => Some(self.client.connect(request.what)?),
-        };
-        let (mut conn, head) = self.exchange(request, reuse, deadline, false)?;
-        if head.is_success() {
-            return Ok(Opened::Stream(conn, head));
-        }
-        let body = conn
-            .read_body(&head, deadline, self.interrupt)
-            .map_err(|f| self.client.failure(request.what, Self::limit(started, deadline), f))?;
-        Ok(Opened::Refused(Answer { status: head.status, body }))
+        self.check_open()?;
+        self.unless_closed(self.open_now(request, reuse, deadline))
     }
 
     async fn fill(&self, conn: &mut Conn, deadline: Option<Instant>) -> Result<Filled> {
-        if let Some((at, n)) = conn.last_read {
-            if n < BEHIND {
-                if let Some(pause) = BUSY_READ_SPACING.checked_sub(at.elapsed()).filter(|d| !d.is_zero()) {
-                    // A close from another thread meanwhile is seen by the read right after.
-                    std::thread::sleep(pause);
-                }
-            }
-        }
-        let wait_until = self.wait.map(super::deadline_in);
-        let started = Instant::now();
-        let filled = conn.read_more(deadline, wait_until, self.interrupt).map_err(|f| {
-            let limit = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started));
-            self.client.failure(conn.what, limit, f)
-        });
-        if let Ok(Filled::Bytes(n)) = filled {
-            conn.last_read = Some((Instant::now(), n));
-        }
-        filled
+        self.check_open()?;
+        self.unless_closed(self.fill_now(conn, deadline))
     }
 
     fn buffer(conn: &mut Conn) -> &mut ReadBuffer {
@@ -392,5 +426,21 @@ impl Transport for Call<'_> {
                 .map_err(|e| io_error(request.what, e))?
         };
         upgrade::bridge(Box::new(engine_side), early_output, runtime.handle())
+    }
+
+    async fn pause(&self, duration: Duration) -> Result<()> {
+        let until = super::deadline_in(duration);
+        loop {
+            self.check_open()?;
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            // In slices: a close from another thread ends the pause too.
+            std::thread::sleep(left.min(CHECK_SLICE));
+            if let Some(check) = self.interrupt {
+                check().map_err(Error::interruption)?;
+            }
+        }
     }
 }

@@ -85,6 +85,9 @@ pub(crate) trait Transport: Sync {
     /// Sends a request that upgrades the connection (an exec start) and hands the connection
     /// over; a refusal is the engine's answer.
     fn upgrade(&self, request: &Request) -> impl Future<Output = Result<std::result::Result<Upgraded, Answer>>> + Send;
+
+    /// Waits `duration` (a retry's back-off).
+    fn pause(&self, duration: Duration) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The deadline of a request made now.

@@ -207,4 +207,9 @@ impl Transport for Client {
         })
         .await
     }
+
+    async fn pause(&self, duration: Duration) -> Result<()> {
+        tokio::time::sleep(duration).await;
+        Ok(())
+    }
 }

@@ -129,6 +129,69 @@ static void with_an_engine(GoferEngine *engine) {
     START_WITH((r.command = one, r.command_count = (size_t)1 << 40), "request.command");
     CHECK(url == NULL, "url_out written on failure");
 
+    /* The task contract's fields. */
+    GoferMount mount = {.kind = GOFER_MOUNT_BIND, .source = "/tmp", .target = "/work"};
+    GoferMount bad_mounts[4] = {mount, mount, mount, mount};
+    bad_mounts[0].kind = 7;
+    bad_mounts[1].source = NULL;
+    bad_mounts[2].target = BAD_UTF8;
+    bad_mounts[3].target = "relative";
+    START_WITH(r.memory_bytes = -1, "resources.memory_bytes");
+    START_WITH(r.memory_bytes = 1024, "resources.memory_bytes");
+    START_WITH(r.cpus = -0.5, "resources.cpus");
+    START_WITH(r.pids_limit = -3, "resources.pids_limit");
+    START_WITH(r.shm_size_bytes = -1, "resources.shm_size_bytes");
+    START_WITH((r.mounts = NULL, r.mount_count = 1), "request.mounts");
+    START_WITH((r.mounts = &bad_mounts[0], r.mount_count = 1), "request.mounts[0].kind");
+    START_WITH((r.mounts = &bad_mounts[1], r.mount_count = 1), "request.mounts[0].source");
+    START_WITH((r.mounts = &bad_mounts[2], r.mount_count = 1), "request.mounts[0].target");
+    START_WITH((r.mounts = &bad_mounts[3], r.mount_count = 1), "mounts[0].target");
+    START_WITH((r.mounts = bad_mounts, r.mount_count = (size_t)1 << 40), "request.mounts");
+    START_WITH(r.working_dir = BAD_UTF8, "request.working_dir");
+    START_WITH(r.working_dir = "relative", "working_dir");
+    START_WITH(r.user = BAD_UTF8, "request.user");
+    START_WITH((r.label_keys = NULL, r.label_values = values, r.label_count = 1), "request.label_keys");
+    START_WITH((r.label_keys = keys, r.label_values = bad_item, r.label_count = 1), "request.label_values[0]");
+    const char *managed[] = {"dev.gofer.scheduler.managed"};
+    START_WITH((r.label_keys = managed, r.label_values = values, r.label_count = 1), "labels");
+    GoferStartResult result = {0};
+    r = valid_request();
+    EXPECT_INVALID(gofer_engine_start(engine, &r, NULL, &err), "result_out");
+    r.id = NULL;
+    EXPECT_INVALID(gofer_engine_start(engine, &r, &result, &err), "request.id");
+    EXPECT_INVALID(gofer_engine_start(engine, NULL, &result, &err), "request");
+    CHECK(result.url == NULL && result.container_id == NULL && result.image_id == NULL, "result written on failure");
+    gofer_start_result_clear(NULL);
+    gofer_start_result_clear(&result);
+
+    GoferStateInfo info;
+    GoferWait *wait = NULL;
+    GoferContainerList *list = NULL;
+    GoferContainerInfo item;
+    GoferLogStream stream;
+    size_t n;
+    uint8_t buf[16];
+    EXPECT_INVALID(gofer_engine_get_state_info(engine, NULL, &info, &err), "id");
+    EXPECT_INVALID(gofer_engine_get_state_info(engine, BAD_UTF8, &info, &err), "id");
+    EXPECT_INVALID(gofer_engine_get_state_info(engine, "x", NULL, &err), "info_out");
+    EXPECT_INVALID(gofer_engine_wait_container(engine, NULL, &wait, &err), "id");
+    EXPECT_INVALID(gofer_engine_wait_container(engine, BAD_UTF8, &wait, &err), "id");
+    EXPECT_INVALID(gofer_engine_wait_container(engine, "../x", &wait, &err), "id");
+    EXPECT_INVALID(gofer_engine_wait_container(engine, "x", NULL, &err), "wait_out");
+    EXPECT_INVALID(gofer_wait_result(NULL, &info, &err), "wait");
+    CHECK(wait == NULL, "wait_out written on failure");
+    CHECK(gofer_engine_wait_container(engine, "x", &wait, NULL) == GOFER_OK, "a wait handle");
+    EXPECT_INVALID(gofer_wait_result(wait, NULL, &err), "info_out");
+    gofer_wait_close(NULL);
+    gofer_wait_free(wait);
+    gofer_wait_free(NULL);
+    EXPECT_INVALID(gofer_engine_list_containers(engine, NULL, &err), "list_out");
+    EXPECT_INVALID(gofer_engine_list_containers(NULL, &list, &err), "engine");
+    CHECK(gofer_container_list_len(NULL) == 0, "length of a NULL list");
+    EXPECT_INVALID(gofer_container_list_get(NULL, 0, &item, &err), "list");
+    gofer_container_list_free(NULL);
+    EXPECT_INVALID(gofer_logs_read_frame(NULL, buf, sizeof buf, &n, &stream, &err), "logs");
+
     EXPECT_INVALID(gofer_engine_stop_container(engine, NULL, 0, &err), "id");
     EXPECT_INVALID(gofer_engine_stop_container(engine, BAD_UTF8, 0, &err), "id");
     EXPECT_INVALID(gofer_engine_get_state(engine, NULL, &state, &code, &err), "id");
@@ -146,6 +209,13 @@ static void with_an_engine(GoferEngine *engine) {
     EXPECT_INVALID(gofer_engine_attach_container(engine, "x", bad_item, 1, &attach, &err), "command[0]");
     EXPECT_INVALID(gofer_engine_attach_container(engine, "x", one, 1, NULL, &err), "attach_out");
     CHECK(logs == NULL && attach == NULL, "out-parameters written on failure");
+
+    /* A list of real containers, misused. */
+    CHECK(gofer_engine_list_containers(engine, &list, NULL) == GOFER_OK, "list");
+    size_t len = gofer_container_list_len(list);
+    EXPECT_INVALID(gofer_container_list_get(list, len, &item, &err), "index");
+    EXPECT_INVALID(gofer_container_list_get(list, 0, NULL, &err), "info_out");
+    gofer_container_list_free(list);
 }
 
 int main(void) {

@@ -503,6 +503,7 @@ pub mod cabi {
                 entrypoint_count: 0,
                 command: argv.as_ptr(),
                 command_count: argv.len(),
+                ..GoferStartRequest::default()
             };
             let mut err = ptr::null_mut();
             check(gofer_engine_start_container(self.0, &request, ptr::null_mut(), &mut err), err)

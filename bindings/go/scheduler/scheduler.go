@@ -7,6 +7,7 @@
 package scheduler
 
 import (
+	"context"
 	"io"
 	"net"
 	"time"
@@ -68,10 +69,64 @@ type StartContainerRequest struct {
 	Entrypoint *[]string
 	// nil means the image's own command.
 	Command *[]string
+
+	// The fields below are this module's, beyond the seed's; their zero values change nothing.
+
+	// Resources limits memory, CPU, processes and shared memory.
+	Resources Resources
+	// Mounts are file systems mounted into the container.
+	Mounts []Mount
+	// WorkingDir is the process's working directory (absolute); "" means the image's.
+	WorkingDir string
+	// User is the user (and group) the process runs as ("1000", "1000:1000"); "" means the image's.
+	User string
+	// Labels are set on the container beside the library's own, which they cannot override.
+	Labels map[string]string
+	// Privileged runs the container with every device and capability and no confinement: a
+	// security decision of the caller.
+	Privileged bool
+}
+
+// Resources limits what a container may use; a zero field means no limit.
+type Resources struct {
+	// MemoryBytes is at least 6 MiB (the engine's minimum); swap is disabled so that it holds.
+	MemoryBytes int64
+	// CPUs is fractional, as `docker run --cpus` (1.5), at least 0.01.
+	CPUs float64
+	// PidsLimit bounds the processes (and threads) alive at once.
+	PidsLimit int64
+	// ShmSizeBytes is the size of /dev/shm.
+	ShmSizeBytes int64
+}
+
+// MountType says what a Mount mounts.
+type MountType string
+
+const (
+	// MountBind mounts Source, a path of the engine's host (absolute; it must exist).
+	MountBind MountType = "bind"
+	// MountVolume mounts the named volume Source, created by the engine when missing.
+	MountVolume MountType = "volume"
+	// MountTmpfs mounts a fresh tmpfs of TmpfsSizeBytes (0: the engine's default).
+	MountTmpfs MountType = "tmpfs"
+)
+
+// Mount is a file system mounted into the container at Target, an absolute path.
+type Mount struct {
+	Type           MountType
+	Source         string
+	Target         string
+	ReadOnly       bool
+	TmpfsSizeBytes int64
 }
 
 type StartContainerResponse struct {
 	URL string // optional endpoint if "EnableNetworking" was used.
+
+	// ContainerID is the container's full ID.
+	ContainerID string
+	// ImageID is the ID of the image the container runs ("sha256:...").
+	ImageID string
 }
 
 type StopContainerRequest struct {
@@ -88,6 +143,72 @@ type GetStateRequest struct {
 type GetStateResponse struct {
 	ExitCode int64
 	State    ContainerState
+
+	// OOMKilled says the kernel killed the process for lack of memory (the engine's own flag,
+	// never guessed from exit code 137).
+	OOMKilled bool
+	// StartedAt is when the container started; zero while it has not.
+	StartedAt time.Time
+	// FinishedAt is when it stopped; zero while it has not.
+	FinishedAt time.Time
+}
+
+type WaitContainerRequest struct {
+	ID string
+}
+
+// WaitContainerResponse is the container's final state: EXITED or CANCELLED.
+type WaitContainerResponse = GetStateResponse
+
+// ContainerInfo is a container this library manages, as ListContainers gives it.
+type ContainerInfo struct {
+	Name      string // the ID it was started with
+	ID        string // its full ID
+	State     GetStateResponse
+	CreatedAt time.Time
+	Labels    map[string]string
+}
+
+// LogStream names one of a process's outputs.
+type LogStream string
+
+const (
+	LogStdout LogStream = "stdout"
+	LogStderr LogStream = "stderr"
+)
+
+// LogFrame is a piece of a container's log, from one of its streams.
+type LogFrame struct {
+	Stream LogStream
+	Data   []byte
+}
+
+// FrameReader reads a container's log as frames, stdout and stderr apart, in the engine's
+// order. ReadFrame returns io.EOF once the container has exited and everything was read; a
+// broken stream is an error, never io.EOF. Close ends it, also from another goroutine.
+type FrameReader interface {
+	ReadFrame() (LogFrame, error)
+	io.Closer
+}
+
+// The small interfaces of the operations this module adds beside the seed's Engine: a caller
+// holding a scheduler.Engine type-asserts the one it needs.
+
+// Waiter waits for a container's exit on the engine's wait endpoint instead of polling. The
+// wait ends early, with ctx's error, when ctx is done.
+type Waiter interface {
+	WaitContainer(ctx context.Context, request WaitContainerRequest) (WaitContainerResponse, error)
+}
+
+// Lister lists the containers this library manages, oldest first: what a runner restarted
+// mid-job follows or cleans up.
+type Lister interface {
+	ListContainers() ([]ContainerInfo, error)
+}
+
+// FrameLogger reads a container's log as frames tagged stdout or stderr.
+type FrameLogger interface {
+	GetLogFrames(request GetLogsRequest) (FrameReader, error)
 }
 
 type GetLogsRequest struct {

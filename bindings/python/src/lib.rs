@@ -16,13 +16,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gofer_scheduler::runtime;
 use gofer_scheduler::{
     AttachContainerRequest, Attachment, BlockingEngine, DockerOptions, EngineConfig, EngineType, Error, ErrorKind,
-    GetLogsRequest, GetStateRequest, LogCloser, LogReader as CoreLogReader, Networking, RegistryAuth,
-    StartContainerRequest, StopContainerRequest,
+    GetLogsRequest, GetStateRequest, GetStateResponse, LogCloser, LogReader as CoreLogReader, Mount, MountKind,
+    Networking, RegistryAuth, Resources, StartContainerRequest, StopContainerRequest, WaitContainerRequest,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -187,8 +187,11 @@ impl Engine {
         Ok(self.engine.get(py)?.engine_type().as_str())
     }
 
-    #[pyo3(signature = (id, image, env, registry_auth, always_pull, port, entrypoint, command))]
-    #[allow(clippy::too_many_arguments)] // the seed's request, field by field
+    /// `(url, container_id, image_id)`. `resources` is `(memory, cpus, pids_limit, shm_size)`,
+    /// `mounts` a list of `(kind, source, target, read_only, tmpfs_size)`, kind one of "bind",
+    /// "volume", "tmpfs".
+    #[pyo3(signature = (id, image, env, registry_auth, always_pull, port, entrypoint, command, resources, mounts, working_dir, user, labels, privileged))]
+    #[allow(clippy::too_many_arguments)] // the request, field by field
     fn start_container(
         &self,
         py: Python<'_>,
@@ -200,7 +203,13 @@ impl Engine {
         port: Option<i64>,
         entrypoint: Option<Vec<String>>,
         command: Option<Vec<String>>,
-    ) -> PyResult<String> {
+        resources: (Option<i64>, Option<f64>, Option<i64>, Option<i64>),
+        mounts: Vec<MountTuple>,
+        working_dir: Option<String>,
+        user: Option<String>,
+        labels: Option<BTreeMap<String, String>>,
+        privileged: bool,
+    ) -> PyResult<(String, String, String)> {
         let networking = match port {
             None => None,
             Some(port) => {
@@ -219,10 +228,16 @@ impl Engine {
             networking,
             entrypoint,
             command,
+            resources: Resources { memory_bytes: resources.0, cpus: resources.1, pids_limit: resources.2, shm_size_bytes: resources.3 },
+            mounts: mounts.into_iter().enumerate().map(mount).collect::<gofer_scheduler::Result<_>>().or_raise(py)?,
+            working_dir,
+            user,
+            labels: labels.unwrap_or_default(),
+            privileged,
         };
         let engine = self.engine.get(py)?;
         let response = interruptible(py, |hook| engine.interruptible(hook).start_container(request))?;
-        Ok(response.url)
+        Ok((response.url, response.container_id, response.image_id))
     }
 
     fn stop_container(&self, py: Python<'_>, id: String, timeout: f64) -> PyResult<()> {
@@ -231,11 +246,26 @@ impl Engine {
         interruptible(py, |hook| engine.interruptible(hook).stop_container(request))
     }
 
-    /// `(state, exit_code)`, the state as the seed's string ("EXITED", ...).
-    fn get_state(&self, py: Python<'_>, id: String) -> PyResult<(&'static str, i64)> {
+    /// `(state, exit_code, oom_killed, started_at_ns, finished_at_ns)`, the state as the seed's
+    /// string ("EXITED", ...), the times in nanoseconds since the epoch or None.
+    fn get_state(&self, py: Python<'_>, id: String) -> PyResult<StateTuple> {
         let engine = self.engine.get(py)?;
         let response = interruptible(py, |hook| engine.interruptible(hook).get_state(GetStateRequest { id }))?;
-        Ok((response.state.as_str(), response.exit_code))
+        Ok(state_tuple(&response))
+    }
+
+    /// Blocks until the container has exited; its final state as `get_state` gives it.
+    fn wait_container(&self, py: Python<'_>, id: String) -> PyResult<StateTuple> {
+        let engine = self.engine.get(py)?;
+        let response = interruptible(py, |hook| engine.interruptible(hook).wait_container(WaitContainerRequest { id }))?;
+        Ok(state_tuple(&response))
+    }
+
+    /// `[(name, id, state, created_at_ns, labels)]`, oldest first, `state` as `get_state` gives it.
+    fn list_containers(&self, py: Python<'_>) -> PyResult<Vec<ListedTuple>> {
+        let engine = self.engine.get(py)?;
+        let listed = interruptible(py, |hook| engine.interruptible(hook).list_containers())?;
+        Ok(listed.into_iter().map(|c| (c.name, c.id, state_tuple(&c.state), unix_ns(c.created_at), c.labels)).collect())
     }
 
     fn get_logs(&self, py: Python<'_>, id: String) -> PyResult<LogReader> {
@@ -302,6 +332,15 @@ impl LogReader {
         bytes
     }
 
+    /// `(stream, data)`: up to `size` bytes of one stream ("stdout" or "stderr"); `b""` at the
+    /// end of the logs.
+    fn read_frame<'py>(&self, py: Python<'py>, size: usize) -> PyResult<(&'static str, Bound<'py, PyBytes>)> {
+        let reader = self.reader.get(py)?;
+        let mut buf = vec![0u8; size.clamp(1, MAX_READ)];
+        let (n, source) = interruptible(py, |hook| reader.read_frame_interruptible(&mut buf, Some(hook)))?;
+        Ok((source.as_str(), PyBytes::new(py, &buf[..n])))
+    }
+
     /// Releases the connection; a read blocked in another thread fails with InvalidState.
     fn close(&self) {
         if self.reader.is_foreign() {
@@ -355,6 +394,32 @@ impl Session {
     fn closed(&self) -> bool {
         self.session.is_closed()
     }
+}
+
+/// `(kind, source, target, read_only, tmpfs_size)` of a mount, kind "bind", "volume" or "tmpfs".
+type MountTuple = (String, Option<String>, String, bool, Option<i64>);
+type StateTuple = (&'static str, i64, bool, Option<i64>, Option<i64>);
+type ListedTuple = (String, String, StateTuple, Option<i64>, BTreeMap<String, String>);
+
+fn unix_ns(time: Option<SystemTime>) -> Option<i64> {
+    time.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).and_then(|d| i64::try_from(d.as_nanos()).ok())
+}
+
+fn state_tuple(s: &GetStateResponse) -> StateTuple {
+    (s.state.as_str(), s.exit_code, s.oom_killed, unix_ns(s.started_at), unix_ns(s.finished_at))
+}
+
+/// A mount of `start_container`'s `mounts`, as the core has it.
+fn mount((i, (kind, source, target, read_only, size)): (usize, MountTuple)) -> gofer_scheduler::Result<Mount> {
+    let field = |name: &str| format!("mounts[{i}].{name}");
+    let source = || source.clone().ok_or_else(|| Error::invalid_argument(&field("source"), "is missing"));
+    let kind = match kind.as_str() {
+        "bind" => MountKind::Bind { source: source()? },
+        "volume" => MountKind::Volume { name: source()? },
+        "tmpfs" => MountKind::Tmpfs { size_bytes: size },
+        other => return Err(Error::invalid_argument(&field("kind"), format!("{other:?} is not bind, volume or tmpfs"))),
+    };
+    Ok(Mount { kind, target, read_only })
 }
 
 /// `(kind, exception class, description)` for every kind of the core's errors: the tests check

@@ -82,8 +82,8 @@ def interrupt_script(bed: Bed, name: str, blocking_call: str) -> str:
 
 @pytest.mark.parametrize(
     "blocking_call",
-    ["logs.read()", "engine.stop_container({name!r}, timeout=60)"],
-    ids=["log-read", "stop-wait"],
+    ["logs.read()", "engine.stop_container({name!r}, timeout=60)", "engine.wait_container({name!r})"],
+    ids=["log-read", "stop-wait", "exit-wait"],
 )
 def test_sigint_interrupts_a_blocked_call_within_half_a_second(bed: Bed, name: str, blocking_call: str) -> None:
     script = interrupt_script(bed, name, blocking_call.format(name=name))
@@ -162,8 +162,9 @@ def test_the_stubs_agree_with_the_module(tmp_path: Path) -> None:
     # The stubs type-check a user's program too.
     program = tmp_path / "uses_it.py"
     program.write_text(textwrap.dedent("""
-        from datetime import timedelta
-        from gofer_scheduler import ContainerState, DockerEngine, RegistryAuth
+        from datetime import datetime, timedelta
+        from typing import Optional
+        from gofer_scheduler import Bind, ContainerState, DockerEngine, LogSource, RegistryAuth, Tmpfs, Volume
 
         def main(engine: DockerEngine) -> int:
             url: str = engine.start_container("t", "busybox", env={"A": "b"}, port=80,
@@ -175,7 +176,20 @@ def test_the_stubs_agree_with_the_module(tmp_path: Path) -> None:
             with engine.attach_container("t", ["sh"]) as conn:
                 conn.resize(80, 24)
                 exit_code: "int | None" = conn.exit_code()
-            return code if state is ContainerState.EXITED else len(url)
+            started = engine.start_container("j", "busybox", memory=64 << 20, cpus=0.5, pids_limit=64,
+                                              shm_size=8 << 20, mounts=[Bind("/src", "/w"), Volume("v", "/v"),
+                                              Tmpfs("/t", size=1 << 20)], working_dir="/w", user="1000",
+                                              labels={"a": "b"}, privileged=False)
+            ids: str = started.container_id + started.image_id
+            waited = engine.wait_container("j")
+            oom: bool = waited.oom_killed
+            finished: Optional[datetime] = waited.finished_at
+            names = [c.name for c in engine.list_containers() if c.state.oom_killed]
+            with engine.get_log_frames("j") as frames:
+                for source, data in frames:
+                    if source is LogSource.STDERR:
+                        names.append(data.decode())
+            return code if state is ContainerState.EXITED else len(url) + len(ids) + len(names) + oom
     """))
     out = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", str(program)], capture_output=True, text=True, timeout=300,

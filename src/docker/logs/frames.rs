@@ -6,6 +6,7 @@
 use super::resume::{parse_stamp, NextPass, Query, Resume, Verdict, MAX_STAMP};
 use crate::http::codec::{BodyDecoder, BodyKind, Step};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::LogSource;
 
 /// Where the decoder is inside the frame layer.
 #[derive(Debug)]
@@ -13,9 +14,9 @@ enum Frame {
     /// Reading a frame header (stream byte, 3 zero bytes, big-endian payload length).
     Header { have: [u8; 8], len: usize },
     /// Reading the timestamp and its space at the start of a frame's payload.
-    Stamp { have: [u8; MAX_STAMP], len: usize, left: usize },
+    Stamp { have: [u8; MAX_STAMP], len: usize, left: usize, source: LogSource },
     /// Inside a frame's payload; `deliver` is false for a frame an earlier pass delivered.
-    Payload { left: usize, deliver: bool },
+    Payload { left: usize, deliver: bool, source: LogSource },
     /// The stream of a container with a TTY: raw bytes, no frames, no timestamps.
     Raw,
 }
@@ -31,6 +32,8 @@ pub(crate) struct LogDecoder {
     /// The current answer does not begin with the frames delivered already (see
     /// [`Verdict::Misaligned`]); nothing more is decoded from it.
     misaligned: bool,
+    /// Where the bytes of the last decode came from.
+    source: LogSource,
 }
 
 impl LogDecoder {
@@ -42,6 +45,7 @@ impl LogDecoder {
             frame: if tty { Frame::Raw } else { NEW_HEADER },
             resume: (repair && !tty).then(Resume::default),
             misaligned: false,
+            source: LogSource::Stdout,
         }
     }
 
@@ -50,17 +54,25 @@ impl LogDecoder {
         self.resume.is_some()
     }
 
+    /// Where the bytes of the last [`LogDecoder::decode`] came from (with `typed`, all of them;
+    /// a TTY's output is stdout).
+    pub(crate) fn source(&self) -> LogSource {
+        self.source
+    }
+
     /// Decodes from `input` (the unread bytes) into `out`; returns (bytes of `input` consumed,
     /// bytes written to `out`). Stops when `out` is full, the input is used up, or the body
-    /// is complete.
-    pub(crate) fn decode(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize)> {
+    /// is complete; with `typed`, also before a frame of the other stream than the bytes
+    /// written so far.
+    pub(crate) fn decode(&mut self, input: &[u8], out: &mut [u8], typed: bool) -> Result<(usize, usize)> {
         let (mut used, mut written) = (0, 0);
+        let mut written_from = None;
         while written < out.len() && !self.misaligned {
             match self.body.step(&input[used..])? {
                 Step::Done | Step::NeedMore => break,
                 Step::Framing(n) => used += n,
                 Step::Data(n) => {
-                    let (taken, produced) = self.frames(&input[used..used + n], &mut out[written..])?;
+                    let (taken, produced) = self.frames(&input[used..used + n], &mut out[written..], typed, &mut written_from)?;
                     self.body.advance(taken);
                     used += taken;
                     written += produced;
@@ -69,6 +81,9 @@ impl LogDecoder {
                     }
                 }
             }
+        }
+        if let Some(source) = written_from {
+            self.source = source;
         }
         Ok((used, written))
     }
@@ -120,7 +135,9 @@ impl LogDecoder {
     }
 
     /// Runs body bytes through the frame layer; returns (bytes taken, payload bytes written).
-    fn frames(&mut self, data: &[u8], out: &mut [u8]) -> Result<(usize, usize)> {
+    /// `written_from` is where the bytes written by this decode came from; with `typed`, a
+    /// payload from elsewhere waits for the next decode.
+    fn frames(&mut self, data: &[u8], out: &mut [u8], typed: bool, written_from: &mut Option<LogSource>) -> Result<(usize, usize)> {
         let (mut i, mut n) = (0, 0);
         while i < data.len() {
             match &mut self.frame {
@@ -132,6 +149,7 @@ impl LogDecoder {
                     out[n..n + k].copy_from_slice(&data[i..i + k]);
                     i += k;
                     n += k;
+                    *written_from = Some(LogSource::Stdout);
                 }
                 Frame::Header { have, len } => {
                     let k = (8 - *len).min(data.len() - i);
@@ -140,14 +158,16 @@ impl LogDecoder {
                     i += k;
                     if *len == 8 {
                         let size = u32::from_be_bytes([have[4], have[5], have[6], have[7]]) as usize;
+                        // The stream byte: 2 is stderr; 1 stdout (0, stdin, is never logged).
+                        let source = if have[0] == 2 { LogSource::Stderr } else { LogSource::Stdout };
                         self.frame = match size {
                             0 => NEW_HEADER,
-                            _ if self.resume.is_some() => Frame::Stamp { have: [0; MAX_STAMP], len: 0, left: size },
-                            _ => Frame::Payload { left: size, deliver: true },
+                            _ if self.resume.is_some() => Frame::Stamp { have: [0; MAX_STAMP], len: 0, left: size, source },
+                            _ => Frame::Payload { left: size, deliver: true, source },
                         };
                     }
                 }
-                Frame::Stamp { have, len, left } => {
+                Frame::Stamp { have, len, left, source } => {
                     let avail = (data.len() - i).min(*left);
                     let space = data[i..i + avail].iter().position(|&b| b == b' ');
                     let k = space.unwrap_or(avail);
@@ -167,21 +187,25 @@ impl LogDecoder {
                             self.misaligned = true;
                             return Ok((i, n));
                         }
-                        let (left, deliver) = (*left, verdict == Verdict::Deliver);
-                        self.frame = if left == 0 { NEW_HEADER } else { Frame::Payload { left, deliver } };
+                        let (left, deliver, source) = (*left, verdict == Verdict::Deliver, *source);
+                        self.frame = if left == 0 { NEW_HEADER } else { Frame::Payload { left, deliver, source } };
                     } else if *left == 0 {
                         return Err(bad_stream("a log frame does not start with a timestamp"));
                     }
                 }
-                Frame::Payload { left, deliver } => {
+                Frame::Payload { left, deliver, source } => {
                     let mut k = (*left).min(data.len() - i);
                     if *deliver {
+                        if typed && written_from.is_some_and(|from| from != *source) {
+                            break;
+                        }
                         k = k.min(out.len() - n);
                         if k == 0 {
                             break;
                         }
                         out[n..n + k].copy_from_slice(&data[i..i + k]);
                         n += k;
+                        *written_from = Some(*source);
                     }
                     i += k;
                     *left -= k;
@@ -228,7 +252,7 @@ mod tests {
         let (mut unread, mut fed, mut payload) = (Vec::new(), 0, Vec::new());
         let mut out = vec![0; out_size];
         loop {
-            let (used, n) = decoder.decode(&unread, &mut out)?;
+            let (used, n) = decoder.decode(&unread, &mut out, false)?;
             unread.drain(..used);
             payload.extend_from_slice(&out[..n]);
             if decoder.body_done() {
@@ -300,12 +324,43 @@ mod tests {
         // The tail answer holds only "three": it does not begin with what was delivered.
         decoder.begin_pass(BodyKind::Chunked);
         let mut out = [0u8; 64];
-        let (_, n) = decoder.decode(&chunked(&all[2], 64), &mut out).unwrap();
+        let (_, n) = decoder.decode(&chunked(&all[2], 64), &mut out, false).unwrap();
         assert_eq!(n, 0, "nothing of a misaligned answer is delivered");
         assert!(decoder.misaligned());
         assert_eq!(decoder.realign().unwrap().parameters(), "&since=1795824113.990000002");
         decoder.begin_pass(BodyKind::Chunked);
         assert_eq!(decode_all(&mut decoder, &chunked(&all.concat(), 64), 64, 64).unwrap(), b"three\n");
+    }
+
+    #[test]
+    fn typed_decodes_stop_where_the_stream_changes() {
+        let mut frames = frame(1, "2026-11-28T00:01:54.000000001Z", b"out1\n");
+        frames.extend(frame(1, "2026-11-28T00:01:54.000000002Z", b"out2\n"));
+        frames.extend(frame(2, "2026-11-28T00:01:54.000000003Z", b"err\n"));
+        frames.extend(frame(1, "2026-11-28T00:01:54.000000004Z", b"out3\n"));
+        let input = chunked(&frames, 1000);
+        let mut decoder = LogDecoder::new(BodyKind::Chunked, false, true);
+        let (mut used, mut got) = (0, Vec::new());
+        let mut out = [0u8; 64];
+        loop {
+            let (u, n) = decoder.decode(&input[used..], &mut out, true).unwrap();
+            used += u;
+            if n == 0 {
+                break;
+            }
+            got.push((decoder.source(), String::from_utf8_lossy(&out[..n]).into_owned()));
+        }
+        assert_eq!(
+            got,
+            [
+                (LogSource::Stdout, "out1\nout2\n".to_owned()),
+                (LogSource::Stderr, "err\n".to_owned()),
+                (LogSource::Stdout, "out3\n".to_owned())
+            ]
+        );
+        let mut merged = LogDecoder::new(BodyKind::Chunked, false, true);
+        let (_, n) = merged.decode(&input, &mut out, false).unwrap();
+        assert_eq!(&out[..n], b"out1\nout2\nerr\nout3\n");
     }
 
     #[test]

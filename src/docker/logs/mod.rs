@@ -20,8 +20,9 @@ use super::errors::{from_answer, Subject};
 use super::inspect::{inspect, InspectedState};
 use super::{api, Shared};
 use crate::error::Result;
+use crate::http::nonblocking::Conn;
 use crate::http::{deadline_in, Filled, Opened, Transport};
-use crate::model::GetLogsRequest;
+use crate::model::{GetLogsRequest, LogFrame, LogSource};
 use crate::validate;
 use frames::LogDecoder;
 use resume::{NextPass, Query};
@@ -65,22 +66,28 @@ impl<C: Send> LogSession<C> {
     }
 
     /// Reads payload bytes into `out` (not empty): `Ok(Some(0))` is the end of the log,
-    /// `Ok(None)` that nothing arrived within the transport's wait. After an error, the
-    /// session holds no connection and reads as ended; the caller reports the error. A
-    /// caller's interruption comes between two reads and leaves the session as it was.
-    pub(crate) async fn read<T: Transport<Conn = C>>(&mut self, t: &T, out: &mut [u8]) -> Result<Option<usize>> {
-        let result = self.next_bytes(t, out).await;
+    /// `Ok(None)` that nothing arrived within the transport's wait. With `typed`, the bytes are
+    /// all of one stream, [`LogSession::source`]. After an error, the session holds no
+    /// connection and reads as ended; the caller reports the error. A caller's interruption
+    /// comes between two reads and leaves the session as it was.
+    pub(crate) async fn read<T: Transport<Conn = C>>(&mut self, t: &T, out: &mut [u8], typed: bool) -> Result<Option<usize>> {
+        let result = self.next_bytes(t, out, typed).await;
         if result.as_ref().is_err_and(|e| !e.is_interruption()) {
             self.conn = None;
         }
         result
     }
 
-    async fn next_bytes<T: Transport<Conn = C>>(&mut self, t: &T, out: &mut [u8]) -> Result<Option<usize>> {
+    /// Where the bytes of the last typed read came from.
+    pub(crate) fn source(&self) -> LogSource {
+        self.decoder.source()
+    }
+
+    async fn next_bytes<T: Transport<Conn = C>>(&mut self, t: &T, out: &mut [u8], typed: bool) -> Result<Option<usize>> {
         loop {
             let Some(conn) = self.conn.as_mut() else { return Ok(Some(0)) };
             let buffer = T::buffer(conn);
-            let (used, n) = self.decoder.decode(buffer.unread(), out).map_err(|e| e.context("logs"))?;
+            let (used, n) = self.decoder.decode(buffer.unread(), out, typed).map_err(|e| e.context("logs"))?;
             buffer.consume(used);
             if n > 0 {
                 return Ok(Some(n));
@@ -130,7 +137,25 @@ impl<C: Send> LogSession<C> {
 /// Most payload bytes one item of the stream carries.
 const ITEM: usize = 64 * 1024;
 
-type Items = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+/// The items of a log stream: the session read to its end on the async client, one read per
+/// item; with `typed`, each item from one stream.
+fn items(session: LogSession<Conn>, shared: Arc<Shared>, typed: bool) -> Pin<Box<dyn Stream<Item = Result<LogFrame>> + Send>> {
+    let state = Some((session, shared, vec![0u8; ITEM]));
+    Box::pin(futures_util::stream::unfold(state, move |state| async move {
+        let (mut session, shared, mut out) = state?;
+        loop {
+            return match session.read(&shared.asynch, &mut out, typed).await {
+                Ok(None) => continue,
+                Ok(Some(0)) => None,
+                Ok(Some(n)) => {
+                    let frame = LogFrame { source: session.source(), data: Bytes::copy_from_slice(&out[..n]) };
+                    Some((Ok(frame), Some((session, shared, out))))
+                }
+                Err(e) => Some((Err(e), None)),
+            };
+        }
+    }))
+}
 
 /// A container's stdout and stderr, merged in the engine's order, followed until the container
 /// exits. Yields payload bytes only (no frame headers, no timestamps).
@@ -139,30 +164,39 @@ type Items = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
 /// so memory stays bounded whatever the container writes. Dropping the stream closes the
 /// connection. A broken connection is an error item, never a silent end; nothing follows it.
 pub struct LogStream {
-    items: Items,
+    items: Pin<Box<dyn Stream<Item = Result<LogFrame>> + Send>>,
 }
 
 impl LogStream {
     pub(super) async fn open(shared: Arc<Shared>, request: GetLogsRequest) -> Result<Self> {
         let session = LogSession::open(&shared.asynch, &shared, request).await?;
-        let state = Some((session, shared, vec![0u8; ITEM]));
-        let items = futures_util::stream::unfold(state, |state| async move {
-            let (mut session, shared, mut out) = state?;
-            loop {
-                return match session.read(&shared.asynch, &mut out).await {
-                    Ok(None) => continue,
-                    Ok(Some(0)) => None,
-                    Ok(Some(n)) => Some((Ok(Bytes::copy_from_slice(&out[..n])), Some((session, shared, out)))),
-                    Err(e) => Some((Err(e), None)),
-                };
-            }
-        });
-        Ok(LogStream { items: Box::pin(items) })
+        Ok(LogStream { items: items(session, shared, false) })
     }
 }
 
 impl Stream for LogStream {
     type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.items.as_mut().poll_next(cx).map(|item| item.map(|frame| frame.map(|f| f.data)))
+    }
+}
+
+/// The same log as [`LogStream`], as frames tagged with the stream they came from: stdout and
+/// stderr apart, in the engine's order.
+pub struct LogFrames {
+    items: Pin<Box<dyn Stream<Item = Result<LogFrame>> + Send>>,
+}
+
+impl LogFrames {
+    pub(super) async fn open(shared: Arc<Shared>, request: GetLogsRequest) -> Result<Self> {
+        let session = LogSession::open(&shared.asynch, &shared, request).await?;
+        Ok(LogFrames { items: items(session, shared, true) })
+    }
+}
+
+impl Stream for LogFrames {
+    type Item = Result<LogFrame>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.items.as_mut().poll_next(cx)

@@ -16,6 +16,8 @@ package core
 import "C"
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -110,15 +112,7 @@ func (e *Engine) StartContainer(req scheduler.StartContainerRequest) (scheduler.
 		always_pull: C.bool(req.AlwaysPull),
 	}
 	if len(req.EnvVars) > 0 {
-		keys := make([]string, 0, len(req.EnvVars))
-		values := make([]string, 0, len(req.EnvVars))
-		for k, v := range req.EnvVars {
-			keys = append(keys, k)
-			values = append(values, v)
-		}
-		creq.env_keys = a.strs("EnvVars", keys)
-		creq.env_values = a.strs("EnvVars", values)
-		creq.env_count = C.size_t(len(keys))
+		creq.env_keys, creq.env_values, creq.env_count = a.pairs("EnvVars", req.EnvVars)
 	}
 	if req.RegistryAuth != nil {
 		creq.registry_user = a.str("RegistryAuth.User", req.RegistryAuth.User)
@@ -140,20 +134,71 @@ func (e *Engine) StartContainer(req scheduler.StartContainerRequest) (scheduler.
 		creq.command = a.strs("Command", *req.Command)
 		creq.command_count = C.size_t(len(*req.Command))
 	}
+	creq.memory_bytes = C.int64_t(req.Resources.MemoryBytes)
+	creq.cpus = C.double(req.Resources.CPUs)
+	creq.pids_limit = C.int64_t(req.Resources.PidsLimit)
+	creq.shm_size_bytes = C.int64_t(req.Resources.ShmSizeBytes)
+	if len(req.Mounts) > 0 {
+		creq.mounts = a.mounts(req.Mounts)
+		creq.mount_count = C.size_t(len(req.Mounts))
+	}
+	if req.WorkingDir != "" {
+		creq.working_dir = a.str("WorkingDir", req.WorkingDir)
+	}
+	if req.User != "" {
+		creq.user = a.str("User", req.User)
+	}
+	if len(req.Labels) > 0 {
+		creq.label_keys, creq.label_values, creq.label_count = a.pairs("Labels", req.Labels)
+	}
+	creq.privileged = C.bool(req.Privileged)
 	if a.err != nil {
 		return scheduler.StartContainerResponse{}, a.err
 	}
 
-	var url *C.char
+	var result C.GoferStartResult
 	err := e.call(func(ptr *C.GoferEngine) error {
 		var cerr *C.GoferError
-		return check(C.gofer_engine_start_container(ptr, &creq, &url, &cerr), cerr)
+		return check(C.gofer_engine_start(ptr, &creq, &result, &cerr), cerr)
 	})
 	if err != nil {
 		return scheduler.StartContainerResponse{}, err
 	}
-	defer C.gofer_string_free(url)
-	return scheduler.StartContainerResponse{URL: C.GoString(url)}, nil
+	defer C.gofer_start_result_clear(&result)
+	return scheduler.StartContainerResponse{
+		URL:         C.GoString(result.url),
+		ContainerID: C.GoString(result.container_id),
+		ImageID:     C.GoString(result.image_id),
+	}, nil
+}
+
+// mountKinds maps the scheduler package's mount types to the library's.
+var mountKinds = map[scheduler.MountType]C.int32_t{
+	scheduler.MountBind:   C.GOFER_MOUNT_BIND,
+	scheduler.MountVolume: C.GOFER_MOUNT_VOLUME,
+	scheduler.MountTmpfs:  C.GOFER_MOUNT_TMPFS,
+}
+
+// mounts copies ms to a C array of GoferMount, freed with the arena.
+func (a *cArena) mounts(ms []scheduler.Mount) *C.GoferMount {
+	array := (*C.GoferMount)(C.calloc(C.size_t(len(ms)), C.size_t(unsafe.Sizeof(C.GoferMount{}))))
+	a.ptrs = append(a.ptrs, unsafe.Pointer(array))
+	items := unsafe.Slice(array, len(ms))
+	for i, m := range ms {
+		kind, ok := mountKinds[m.Type]
+		if !ok {
+			a.fail(fmt.Sprintf("Mounts[%d].Type", i), fmt.Sprintf("%q is not bind, volume or tmpfs", m.Type))
+			kind = -1
+		}
+		items[i].kind = kind
+		if m.Type != scheduler.MountTmpfs {
+			items[i].source = a.str(fmt.Sprintf("Mounts[%d].Source", i), m.Source)
+		}
+		items[i].target = a.str(fmt.Sprintf("Mounts[%d].Target", i), m.Target)
+		items[i].read_only = C.bool(m.ReadOnly)
+		items[i].tmpfs_size_bytes = C.int64_t(m.TmpfsSizeBytes)
+	}
+	return array
 }
 
 // StopContainer sends the container's stop signal, then SIGKILL once Timeout has passed.
@@ -180,16 +225,122 @@ func (e *Engine) GetState(req scheduler.GetStateRequest) (scheduler.GetStateResp
 	if a.err != nil {
 		return unknown, a.err
 	}
-	var state C.enum_GoferContainerState
-	var code C.int64_t
+	var info C.GoferStateInfo
 	err := e.call(func(ptr *C.GoferEngine) error {
 		var cerr *C.GoferError
-		return check(C.gofer_engine_get_state(ptr, id, &state, &code, &cerr), cerr)
+		return check(C.gofer_engine_get_state_info(ptr, id, &info, &cerr), cerr)
 	})
 	if err != nil {
 		return unknown, err
 	}
-	return scheduler.GetStateResponse{ExitCode: int64(code), State: containerState(state)}, nil
+	return stateOf(info), nil
+}
+
+// stateOf converts the library's state, with its OOM flag and times.
+func stateOf(info C.GoferStateInfo) scheduler.GetStateResponse {
+	return scheduler.GetStateResponse{
+		ExitCode:   int64(info.exit_code),
+		State:      containerState(info.state),
+		OOMKilled:  bool(info.oom_killed),
+		StartedAt:  unixTime(info.started_at_unix_ns),
+		FinishedAt: unixTime(info.finished_at_unix_ns),
+	}
+}
+
+// unixTime is the zero time for 0 (unset), else the instant, in UTC.
+func unixTime(ns C.int64_t) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(ns)).UTC()
+}
+
+// WaitContainer blocks until the container has exited and returns its final state: EXITED or
+// CANCELLED, with the exit code, the OOM flag and the times. It waits on the engine's wait
+// endpoint (no polling); a container not yet started is waited for until it has run; a daemon
+// restart does not end the wait. When ctx is done first, the wait ends and ctx's error is
+// returned.
+func (e *Engine) WaitContainer(ctx context.Context, req scheduler.WaitContainerRequest) (scheduler.WaitContainerResponse, error) {
+	unknown := scheduler.WaitContainerResponse{State: scheduler.ContainerStateUnknown}
+	var a cArena
+	defer a.free()
+	id := a.str("ID", req.ID)
+	if a.err != nil {
+		return unknown, a.err
+	}
+	if err := ctx.Err(); err != nil {
+		return unknown, err
+	}
+	var wait *C.GoferWait
+	err := e.call(func(ptr *C.GoferEngine) error {
+		var cerr *C.GoferError
+		return check(C.gofer_engine_wait_container(ptr, id, &wait, &cerr), cerr)
+	})
+	if err != nil {
+		return unknown, err
+	}
+	defer C.gofer_wait_free(wait)
+	// The handle outlives the engine, so the blocking call needs no engine lock; a goroutine
+	// closes it when ctx is done, which wakes the call.
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+			C.gofer_wait_close(wait)
+		case <-done:
+		}
+	}()
+	var info C.GoferStateInfo
+	var cerr *C.GoferError
+	status := C.gofer_wait_result(wait, &info, &cerr)
+	close(done)
+	<-stopped
+	if err := check(status, cerr); err != nil {
+		if ctx.Err() != nil {
+			return unknown, ctx.Err()
+		}
+		return unknown, err
+	}
+	return stateOf(info), nil
+}
+
+// ListContainers returns the containers this library manages (its label), oldest first, with
+// their states, creation times and labels.
+func (e *Engine) ListContainers() ([]scheduler.ContainerInfo, error) {
+	var list *C.GoferContainerList
+	err := e.call(func(ptr *C.GoferEngine) error {
+		var cerr *C.GoferError
+		return check(C.gofer_engine_list_containers(ptr, &list, &cerr), cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer C.gofer_container_list_free(list)
+	n := int(C.gofer_container_list_len(list))
+	out := make([]scheduler.ContainerInfo, 0, n)
+	for i := 0; i < n; i++ {
+		var c C.GoferContainerInfo
+		var cerr *C.GoferError
+		if err := check(C.gofer_container_list_get(list, C.size_t(i), &c, &cerr), cerr); err != nil {
+			return nil, err
+		}
+		labels := make(map[string]string, int(c.label_count))
+		keys := unsafe.Slice(c.label_keys, int(c.label_count))
+		values := unsafe.Slice(c.label_values, int(c.label_count))
+		for k := range keys {
+			labels[C.GoString(keys[k])] = C.GoString(values[k])
+		}
+		out = append(out, scheduler.ContainerInfo{
+			Name:      C.GoString(c.name),
+			ID:        C.GoString(c.id),
+			State:     stateOf(c.state),
+			CreatedAt: unixTime(c.created_at_unix_ns),
+			Labels:    labels,
+		})
+	}
+	return out, nil
 }
 
 func containerState(s C.enum_GoferContainerState) scheduler.ContainerState {
@@ -228,6 +379,16 @@ func (e *Engine) GetLogs(req scheduler.GetLogsRequest) (io.Reader, error) {
 		return nil, err
 	}
 	return newLogReader(logs), nil
+}
+
+// GetLogFrames streams the container's log as frames, stdout and stderr apart, from its start
+// until it exits, then io.EOF.
+func (e *Engine) GetLogFrames(req scheduler.GetLogsRequest) (scheduler.FrameReader, error) {
+	reader, err := e.GetLogs(req)
+	if err != nil {
+		return nil, err
+	}
+	return reader.(*logReader), nil
 }
 
 // AttachContainer runs Command inside the running container with a TTY. Conn is a real
@@ -332,6 +493,17 @@ func (a *cArena) strs(field string, ss []string) **C.char {
 	}
 	items[len(ss)] = nil
 	return array
+}
+
+// pairs copies a map to two C arrays, its keys and its values in the same order, and their length.
+func (a *cArena) pairs(field string, m map[string]string) (keys, values **C.char, count C.size_t) {
+	ks := make([]string, 0, len(m))
+	vs := make([]string, 0, len(m))
+	for k, v := range m {
+		ks = append(ks, k)
+		vs = append(vs, v)
+	}
+	return a.strs(field, ks), a.strs(field, vs), C.size_t(len(ks))
 }
 
 func (a *cArena) fail(field, why string) {

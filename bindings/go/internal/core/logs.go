@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"unsafe"
+
+	"github.com/clintjedwards/gofer-scheduler/bindings/go/scheduler"
 )
 
 // logReader is the io.ReadCloser that GetLogs returns.
@@ -35,18 +37,44 @@ func (r *logReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	n, _, err := r.read(p, false)
+	return n, err
+}
+
+// frameSize is the most ReadFrame returns at once.
+const frameSize = 64 * 1024
+
+// ReadFrame returns the next frame: bytes of one of the process's streams, in the engine's
+// order; io.EOF at the end, as Read. Frames and Reads may be mixed.
+func (r *logReader) ReadFrame() (scheduler.LogFrame, error) {
+	buf := make([]byte, frameSize)
+	n, stream, err := r.read(buf, true)
+	if err != nil {
+		return scheduler.LogFrame{}, err
+	}
+	return scheduler.LogFrame{Stream: stream, Data: buf[:n:n]}, nil
+}
+
+// read is one read of the C stream; typed, a frame, which also says its stream.
+func (r *logReader) read(p []byte, typed bool) (int, scheduler.LogStream, error) {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
 	r.mu.Lock()
 	ptr, end := r.ptr, r.end
 	r.mu.Unlock()
 	if ptr == nil {
-		return 0, end
+		return 0, "", end
 	}
 	var n C.size_t
 	var cerr *C.GoferError
+	var status C.enum_GoferStatus
+	var source C.enum_GoferLogStream
 	// C writes straight into p: cgo keeps Go memory in place for the duration of the call.
-	status := C.gofer_logs_read(ptr, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &n, &cerr)
+	if typed {
+		status = C.gofer_logs_read_frame(ptr, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &n, &source, &cerr)
+	} else {
+		status = C.gofer_logs_read(ptr, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &n, &cerr)
+	}
 	runtime.KeepAlive(r)
 	err := check(status, cerr)
 	if err == nil && n == 0 {
@@ -56,9 +84,13 @@ func (r *logReader) Read(p []byte) (int, error) {
 		// The stream is over. Free it now rather than at Close, which Gofer never calls on a
 		// log reader; and keep the answer, since the C stream would say EOF after an error.
 		r.release(err)
-		return 0, err
+		return 0, "", err
 	}
-	return int(n), nil
+	stream := scheduler.LogStdout
+	if typed && source == C.GOFER_STDERR {
+		stream = scheduler.LogStderr
+	}
+	return int(n), stream, nil
 }
 
 // Close ends the stream and releases its connection. It may be called from any goroutine,

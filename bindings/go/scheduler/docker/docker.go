@@ -19,9 +19,9 @@ import (
 )
 
 // Orchestrator runs containers on the local Docker engine. Create it with New and release it
-// with Close. Copies share one connection to the engine. Its methods (StartContainer,
-// StopContainer, GetState, GetLogs, AttachContainer, Close) are the library's engine handle's,
-// the same for every engine type.
+// with Close. Copies share one connection to the engine. Its methods are the library's engine
+// handle's, the same for every engine type: the seed's (StartContainer, StopContainer,
+// GetState, GetLogs, AttachContainer), WaitContainer, ListContainers, GetLogFrames, and Close.
 type Orchestrator struct {
 	*core.Engine
 }
@@ -31,6 +31,10 @@ type Orchestrator struct {
 var (
 	_ scheduler.Engine = (*Orchestrator)(nil)
 	_ scheduler.Engine = Orchestrator{}
+	// The operations beyond the seed's, for a caller to type-assert on its scheduler.Engine.
+	_ scheduler.Waiter      = Orchestrator{}
+	_ scheduler.Lister      = Orchestrator{}
+	_ scheduler.FrameLogger = Orchestrator{}
 )
 
 // New connects to the Docker engine and checks that it answers. With prune, exited

@@ -19,7 +19,7 @@ import (
 func TestStartThenLogsThenStateReportsExitedZero(t *testing.T) {
 	id := name(t)
 	state, logs := run(t, shell(id, "echo hello; echo world"))
-	if state != (scheduler.GetStateResponse{State: scheduler.ContainerStateExited, ExitCode: 0}) {
+	if brief(state) != (scheduler.GetStateResponse{State: scheduler.ContainerStateExited, ExitCode: 0}) {
 		t.Fatalf("state %+v", state)
 	}
 	if logs != "hello\nworld\n" {
@@ -36,7 +36,7 @@ func TestStderrIsInTheLogs(t *testing.T) {
 
 func TestExitCodeThreeIsReportedAsThree(t *testing.T) {
 	state, _ := run(t, shell(name(t), "exit 3"))
-	if state != (scheduler.GetStateResponse{State: scheduler.ContainerStateExited, ExitCode: 3}) {
+	if brief(state) != (scheduler.GetStateResponse{State: scheduler.ContainerStateExited, ExitCode: 3}) {
 		t.Fatalf("state %+v", state)
 	}
 }
@@ -150,7 +150,7 @@ func TestStopWithTimeoutZeroKillsAndReportsCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := waitExit(t, id)
-	if state != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 137}) {
+	if brief(state) != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 137}) {
 		t.Fatalf("state %+v", state)
 	}
 	if err := orch.StopContainer(stop); err != nil {
@@ -183,7 +183,7 @@ func TestStopDuringARunLetsATermTrapChooseTheExitCode(t *testing.T) {
 	if scanner.Scan() || scanner.Err() != nil {
 		t.Fatalf("after the exit: %q, %v", scanner.Text(), scanner.Err())
 	}
-	if state := waitExit(t, id); state != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 42}) {
+	if state := waitExit(t, id); brief(state) != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 42}) {
 		t.Fatalf("state %+v", state)
 	}
 }
@@ -192,7 +192,7 @@ func TestStateOfARunningContainerIsRunningWithExitCodeZero(t *testing.T) {
 	id := name(t)
 	start(t, shell(id, "sleep 300"))
 	state, err := orch.GetState(scheduler.GetStateRequest{ID: id})
-	if err != nil || state != (scheduler.GetStateResponse{State: scheduler.ContainerStateRunning}) {
+	if err != nil || brief(state) != (scheduler.GetStateResponse{State: scheduler.ContainerStateRunning}) {
 		t.Fatalf("state %+v, %v", state, err)
 	}
 	dockerCLI(t, true, "pause", id)

@@ -160,6 +160,12 @@ func bounded(t testing.TB, what string, f func()) {
 	}
 }
 
+// brief keeps the seed's fields of a state, State and ExitCode, for comparisons (the times
+// differ from run to run).
+func brief(s scheduler.GetStateResponse) scheduler.GetStateResponse {
+	return scheduler.GetStateResponse{State: s.State, ExitCode: s.ExitCode}
+}
+
 // waitExit polls GetState until the container has exited (EXITED or CANCELLED).
 func waitExit(t testing.TB, id string) scheduler.GetStateResponse {
 	t.Helper()

@@ -89,7 +89,7 @@ func TestASubSecondGracePeriodIsHonouredAsGiven(t *testing.T) {
 	if took := time.Since(began); took < 300*time.Millisecond || took > 700*time.Millisecond {
 		t.Fatalf("a process that ignores TERM is killed after 500 ms; the stop took %v", took)
 	}
-	if state := waitExit(t, id); state != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 137}) {
+	if state := waitExit(t, id); brief(state) != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 137}) {
 		t.Fatalf("state %+v", state)
 	}
 }
@@ -102,7 +102,7 @@ func TestAnExitWithinASubSecondGracePeriodKeepsItsOwnCode(t *testing.T) {
 	if err := orch.StopContainer(scheduler.StopContainerRequest{ID: id, Timeout: 500 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	if state := waitExit(t, id); state != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 5}) {
+	if state := waitExit(t, id); brief(state) != (scheduler.GetStateResponse{State: scheduler.ContainerStateCancelled, ExitCode: 5}) {
 		t.Fatalf("state %+v", state)
 	}
 }

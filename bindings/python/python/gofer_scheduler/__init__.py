@@ -13,13 +13,20 @@ The Python face of the gofer-scheduler Rust library::
 
 from ._engine import (
     Attachment,
+    Bind,
+    ContainerInfo,
     ContainerState,
     DockerEngine,
+    LogFrames,
+    LogSource,
     LogStream,
+    Mount,
     RegistryAuth,
     Seconds,
     StartResult,
     StateResult,
+    Tmpfs,
+    Volume,
 )
 from ._errors import (
     AmbiguousContainerName,
@@ -38,8 +45,8 @@ from ._native import __version__
 
 # Tracebacks and reprs name the public path (gofer_scheduler.NoSuchContainer), which is also
 # where pickle finds the classes.
-for _name in ("Attachment", "ContainerState", "DockerEngine", "LogStream", "RegistryAuth", "StartResult",
-              "StateResult", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
+for _name in ("Attachment", "Bind", "ContainerInfo", "ContainerState", "DockerEngine", "LogFrames", "LogSource",
+              "LogStream", "Mount", "RegistryAuth", "StartResult", "StateResult", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
               "EngineError", "InternalError", "InvalidArgument", "InvalidState", "NoSuchContainer", "NoSuchImage",
               "SchedulerError", "Timeout"):
     globals()[_name].__module__ = __name__
@@ -48,6 +55,8 @@ del _name
 __all__ = [
     "AmbiguousContainerName",
     "Attachment",
+    "Bind",
+    "ContainerInfo",
     "ContainerNotRunning",
     "ContainerState",
     "DockerEngine",
@@ -56,7 +65,10 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "InvalidState",
+    "LogFrames",
+    "LogSource",
     "LogStream",
+    "Mount",
     "NoSuchContainer",
     "NoSuchImage",
     "RegistryAuth",
@@ -65,5 +77,7 @@ __all__ = [
     "StartResult",
     "StateResult",
     "Timeout",
+    "Tmpfs",
+    "Volume",
     "__version__",
 ]

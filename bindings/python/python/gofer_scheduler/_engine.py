@@ -6,8 +6,8 @@ import enum
 import io
 import os
 import socket
-from datetime import timedelta
-from typing import Iterator, Mapping, NamedTuple, Optional, Sequence, Union
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native
 
@@ -26,19 +26,179 @@ class ContainerState(enum.Enum):
     CANCELLED = "CANCELLED"  # stopped through stop_container
 
 
-class StartResult(NamedTuple):
-    """What ``start_container`` returns."""
+if TYPE_CHECKING:
+    # The results below are tuples with attributes beside their fields (a __dict__): no other
+    # base can be mixed with them. Type checkers are told so; at run time nothing is needed.
+    from typing_extensions import disjoint_base
+else:
 
+    def disjoint_base(cls: type) -> type:
+        return cls
+
+
+class LogSource(enum.Enum):
+    """Which of the process's outputs a log frame came from."""
+
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+class _Started(NamedTuple):
     #: ``"127.0.0.1:<host port>"`` when a port was published, else ``""``.
     url: str
 
 
-class StateResult(NamedTuple):
-    """What ``get_state`` returns."""
+@disjoint_base
+class StartResult(_Started):
+    """What ``start_container`` returns: a 1-tuple ``(url,)`` as before, with the container's
+    full ID and its image's ID as attributes (``container_id``, ``image_id``)."""
 
+    container_id: str
+    image_id: str
+
+    def __new__(cls, url: str, container_id: str = "", image_id: str = "") -> StartResult:
+        self = super().__new__(cls, url)
+        self.container_id = container_id
+        self.image_id = image_id
+        return self
+
+    def __repr__(self) -> str:
+        return f"StartResult(url={self.url!r}, container_id={self.container_id!r}, image_id={self.image_id!r})"
+
+
+class _State(NamedTuple):
     state: ContainerState
     #: The real exit code once the container has stopped, else 0.
     exit_code: int
+
+
+@disjoint_base
+class StateResult(_State):
+    """What ``get_state`` and ``wait_container`` return.
+
+    It unpacks and compares as the pair ``(state, exit_code)``; the rest are attributes:
+    ``oom_killed`` (the kernel killed the process for lack of memory: the engine's own flag,
+    never guessed from exit code 137), ``started_at`` and ``finished_at`` (aware UTC datetimes,
+    ``None`` while the container has not started or not finished).
+    """
+
+    oom_killed: bool
+    started_at: Optional[datetime]
+    finished_at: Optional[datetime]
+
+    def __new__(
+        cls,
+        state: ContainerState,
+        exit_code: int,
+        oom_killed: bool = False,
+        started_at: Optional[datetime] = None,
+        finished_at: Optional[datetime] = None,
+    ) -> StateResult:
+        self = super().__new__(cls, state, exit_code)
+        self.oom_killed = oom_killed
+        self.started_at = started_at
+        self.finished_at = finished_at
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"StateResult(state={self.state!r}, exit_code={self.exit_code!r}, oom_killed={self.oom_killed!r}, "
+            f"started_at={self.started_at!r}, finished_at={self.finished_at!r})"
+        )
+
+
+def _time(ns: Optional[int]) -> Optional[datetime]:
+    if ns is None:
+        return None
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _state(native: Tuple[str, int, bool, Optional[int], Optional[int]]) -> StateResult:
+    state, exit_code, oom_killed, started, finished = native
+    return StateResult(ContainerState(state), exit_code, oom_killed, _time(started), _time(finished))
+
+
+class ContainerInfo(NamedTuple):
+    """A container the library manages, as ``list_containers`` gives it."""
+
+    #: The name it was started with.
+    name: str
+    #: Its full ID.
+    id: str
+    state: StateResult
+    created_at: Optional[datetime]
+    labels: Dict[str, str]
+
+
+class Mount:
+    """A file system mounted into the container at ``target`` (an absolute path)."""
+
+    __slots__ = ("target", "read_only")
+    _kind = ""
+
+    def __init__(self, target: str, *, read_only: bool = False) -> None:
+        self.target = target
+        self.read_only = read_only
+
+    def _native(self) -> Tuple[str, Optional[str], str, bool, Optional[int]]:
+        return (self._kind, None, self.target, self.read_only, None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target!r}, read_only={self.read_only!r})"
+
+
+class Bind(Mount):
+    """A path of the engine's host (absolute; it must exist), mounted at ``target``."""
+
+    __slots__ = ("source",)
+    _kind = "bind"
+
+    def __init__(self, source: str, target: str, *, read_only: bool = False) -> None:
+        super().__init__(target, read_only=read_only)
+        self.source = source
+
+    def _native(self) -> Tuple[str, Optional[str], str, bool, Optional[int]]:
+        return ("bind", self.source, self.target, self.read_only, None)
+
+    def __repr__(self) -> str:
+        return f"Bind({self.source!r}, {self.target!r}, read_only={self.read_only!r})"
+
+
+class Volume(Mount):
+    """A named volume (created by the engine when missing), mounted at ``target``."""
+
+    __slots__ = ("name",)
+    _kind = "volume"
+
+    def __init__(self, name: str, target: str, *, read_only: bool = False) -> None:
+        super().__init__(target, read_only=read_only)
+        self.name = name
+
+    def _native(self) -> Tuple[str, Optional[str], str, bool, Optional[int]]:
+        return ("volume", self.name, self.target, self.read_only, None)
+
+    def __repr__(self) -> str:
+        return f"Volume({self.name!r}, {self.target!r}, read_only={self.read_only!r})"
+
+
+class Tmpfs(Mount):
+    """A fresh tmpfs at ``target``, at most ``size`` bytes (``None``: the engine's default)."""
+
+    __slots__ = ("size",)
+    _kind = "tmpfs"
+
+    def __init__(self, target: str, *, size: Optional[int] = None, read_only: bool = False) -> None:
+        super().__init__(target, read_only=read_only)
+        self.size = size
+
+    def _native(self) -> Tuple[str, Optional[str], str, bool, Optional[int]]:
+        return ("tmpfs", None, self.target, self.read_only, self.size)
+
+    def __repr__(self) -> str:
+        return f"Tmpfs({self.target!r}, size={self.size!r}, read_only={self.read_only!r})"
 
 
 class RegistryAuth:
@@ -120,6 +280,15 @@ class DockerEngine:
         port: Optional[int] = None,
         entrypoint: Optional[Sequence[str]] = None,
         command: Optional[Sequence[str]] = None,
+        memory: Optional[int] = None,
+        cpus: Optional[float] = None,
+        pids_limit: Optional[int] = None,
+        shm_size: Optional[int] = None,
+        mounts: Sequence[Mount] = (),
+        working_dir: Optional[str] = None,
+        user: Optional[str] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        privileged: bool = False,
     ) -> StartResult:
         """Runs ``image`` as a container named ``id``, replacing one of that name.
 
@@ -127,10 +296,19 @@ class DockerEngine:
         if given. ``port`` publishes that container port on 127.0.0.1 (see ``StartResult.url``).
         ``entrypoint``/``command``: ``None`` keeps the image's own; an empty list is not the same
         as ``None`` (an empty entrypoint runs the command without any entrypoint).
+
+        Limits: ``memory`` in bytes (at least 6 MiB; swap is disabled so that it holds),
+        ``cpus`` fractional as ``docker run --cpus``, ``pids_limit``, ``shm_size`` in bytes.
+        ``mounts``: ``Bind``, ``Volume`` and ``Tmpfs`` mounts. ``working_dir``, ``user``
+        (``"1000"``, ``"1000:1000"``), ``labels`` (never the library's own). ``privileged`` runs
+        the container with every device and capability: a security decision of the caller.
         """
         if registry_auth is not None and not isinstance(registry_auth, RegistryAuth):
             raise TypeError(f"registry_auth must be a RegistryAuth, not {type(registry_auth).__name__}")
-        url = self._native.start_container(
+        for mount in mounts:
+            if not isinstance(mount, Mount) or type(mount) is Mount:
+                raise TypeError(f"mounts must hold Bind, Volume or Tmpfs mounts, not {type(mount).__name__}")
+        url, container_id, image_id = self._native.start_container(
             id,
             image,
             None if env is None else dict(env),
@@ -139,8 +317,14 @@ class DockerEngine:
             port,
             entrypoint,
             command,
+            (memory, cpus, pids_limit, shm_size),
+            [mount._native() for mount in mounts],
+            working_dir,
+            user,
+            None if labels is None else dict(labels),
+            privileged,
         )
-        return StartResult(url)
+        return StartResult(url, container_id, image_id)
 
     def stop_container(self, id: str, timeout: Seconds = 10.0) -> None:
         """Sends the container's stop signal, then SIGKILL after ``timeout`` (0: at once).
@@ -150,12 +334,33 @@ class DockerEngine:
         self._native.stop_container(id, _seconds("timeout", timeout))
 
     def get_state(self, id: str) -> StateResult:
-        state, exit_code = self._native.get_state(id)
-        return StateResult(ContainerState(state), exit_code)
+        """The container's state, exit code, OOM flag and times."""
+        return _state(self._native.get_state(id))
+
+    def wait_container(self, id: str) -> StateResult:
+        """Blocks until the container has exited; its final state (``EXITED`` or ``CANCELLED``).
+
+        Waits on the engine's wait endpoint (no polling); a container that has not started yet
+        is waited for until it has run; a daemon restart meanwhile does not end the wait.
+        Ctrl-C interrupts it.
+        """
+        return _state(self._native.wait_container(id))
+
+    def list_containers(self) -> List[ContainerInfo]:
+        """The containers this library manages, oldest first: what a restarted runner follows
+        or cleans up."""
+        return [
+            ContainerInfo(name, id, _state(state), _time(created), labels)
+            for name, id, state, created, labels in self._native.list_containers()
+        ]
 
     def get_logs(self, id: str) -> LogStream:
         """The container's stdout and stderr, merged, from its start until it exits."""
         return LogStream(self._native.get_logs(id), id)
+
+    def get_log_frames(self, id: str) -> LogFrames:
+        """The container's log as ``(LogSource, bytes)`` frames, stdout and stderr apart."""
+        return LogFrames(self._native.get_logs(id))
 
     def attach_container(self, id: str, command: Sequence[str]) -> Attachment:
         """Runs ``command`` in the running container with a TTY; returns the connected socket."""
@@ -216,6 +421,40 @@ class LogStream(io.BufferedReader):
         # so that a read blocked in another thread wakes up and lets go.
         self._reader.close()
         super().close()
+
+
+class LogFrames:
+    """A container's log as frames: iterate for ``(LogSource, bytes)`` pairs, each holding bytes
+    of one stream, in the engine's order, until the container exits. ``with`` closes it;
+    ``close()`` from another thread wakes a blocked iteration, which then raises
+    ``InvalidState``. A broken connection raises, never ends the iteration.
+    """
+
+    def __init__(self, reader: _native.LogReader, size: int = 64 * 1024) -> None:
+        self._reader = reader
+        self._size = size
+
+    def __iter__(self) -> Iterator[Tuple[LogSource, bytes]]:
+        return self
+
+    def __next__(self) -> Tuple[LogSource, bytes]:
+        stream, data = self._reader.read_frame(self._size)
+        if not data:
+            raise StopIteration
+        return LogSource(stream), data
+
+    def __enter__(self) -> LogFrames:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._reader.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.closed
 
 
 class Attachment(socket.socket):

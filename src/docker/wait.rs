@@ -1,0 +1,133 @@
+//! WaitContainer and the list of managed containers (docs/contract.md, "WaitContainer",
+//! "ListContainers"): what a CI runner needs beyond polling, and to find its tasks again after a
+//! restart.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use super::errors::{from_answer, success, Subject};
+use super::inspect::{has_exited, inspect, state_from_inspect};
+use super::{api, Shared};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{deadline_in, read_body, Opened, Transport};
+use crate::model::{ContainerSummary, GetStateResponse, WaitContainerRequest};
+use crate::validate;
+
+/// The pause between two attempts while the engine does not answer (a daemon restart).
+const RETRY: Duration = Duration::from_millis(250);
+
+/// How long the engine has not answered, and whether that is longer than a wait survives.
+struct Outage {
+    since: Option<Instant>,
+    limit: Duration,
+}
+
+impl Outage {
+    /// Lets a connection failure or a timeout pass while the engine has been away for less
+    /// than the request timeout: a restarting daemon comes back within seconds.
+    fn tolerate(&mut self, e: Error) -> Result<()> {
+        if !matches!(e.kind(), ErrorKind::Connection | ErrorKind::Timeout) || e.is_interruption() {
+            return Err(e);
+        }
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= self.limit {
+            return Err(e.context(format_args!("container wait: the engine has not answered for {:?}", self.limit)));
+        }
+        Ok(())
+    }
+}
+
+/// Waits until the container has exited and answers its final state, EXITED or CANCELLED.
+///
+/// The engine's wait endpoint answers at the exit; the state then comes from an inspect (the
+/// OOM flag, the times, a cancellation). A container that was created and not yet started is
+/// waited for until it has started and exited. While the engine does not answer (a restart),
+/// the wait is asked again, for as long as the request timeout.
+pub(crate) async fn wait<T: Transport>(t: &T, shared: &Shared, req: WaitContainerRequest) -> Result<GetStateResponse> {
+    validate::container_id("id", &req.id)?;
+    // An unknown or ambiguous ID fails at once.
+    let mut inspected = Some(inspect(t, shared, &req.id).await?);
+    let full_id = inspected.as_ref().map(|i| i.id.clone()).unwrap_or_default();
+    let mut outage = Outage { since: None, limit: t.timeout() };
+    loop {
+        let current = match inspected.take() {
+            Some(current) => current,
+            None => match inspect(t, shared, &full_id).await {
+                Ok(current) => current,
+                Err(e) => {
+                    outage.tolerate(e)?;
+                    t.pause(RETRY).await?;
+                    continue;
+                }
+            },
+        };
+        outage.since = None;
+        if has_exited(current.status.as_deref()) {
+            return Ok(state_from_inspect(shared, &current));
+        }
+        let not_started = current.status.as_deref() == Some("created");
+        if let Err(e) = wait_once(t, shared, &full_id, not_started).await {
+            outage.tolerate(e)?;
+            t.pause(RETRY).await?;
+        }
+    }
+}
+
+/// One wait on the engine's endpoint; returns when the container is no longer running (or,
+/// `not_started`, has run and exited), or when the engine went away.
+async fn wait_once<T: Transport>(t: &T, shared: &Shared, full_id: &str, not_started: bool) -> Result<()> {
+    // "not-running" answers at once for a container that has not started yet: "next-exit"
+    // waits for its exit, but would wait forever for one that exits before the wait is
+    // registered, so the state is asked again once the engine has answered the head.
+    let condition = if not_started { "next-exit" } else { "not-running" };
+    let (mut conn, head) = match t.open(&api::wait_container(full_id, condition), None, deadline_in(t.timeout())).await? {
+        Opened::Stream(conn, head) => (conn, head),
+        Opened::Refused(answer) => return Err(from_answer(&answer, Subject::Container).context("container wait")),
+    };
+    if not_started && has_exited(inspect(t, shared, full_id).await?.status.as_deref()) {
+        return Ok(());
+    }
+    // The answer's body (`{"StatusCode":..}`) comes at the exit; the inspect after it says more.
+    read_body(t, &mut conn, &head, None, None, |_| Ok(())).await
+}
+
+/// What the list reads of a container.
+#[derive(Deserialize)]
+struct Listed {
+    #[serde(rename = "Id")]
+    id: String,
+    #[serde(rename = "Names", default)]
+    names: Vec<String>,
+    #[serde(rename = "Created", default)]
+    created: i64,
+    #[serde(rename = "Labels", default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// The containers that carry the library's label, oldest first, each with its state.
+pub(crate) async fn list<T: Transport>(t: &T, shared: &Shared) -> Result<Vec<ContainerSummary>> {
+    let answer = t.call(&api::list_managed(false), deadline_in(t.timeout())).await?;
+    let mut listed: Vec<Listed> = serde_json::from_slice(&success(answer, Subject::Engine)?)
+        .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to a container list: {e}")))?;
+    listed.sort_by_key(|l| l.created);
+    let mut out = Vec::with_capacity(listed.len());
+    for container in listed {
+        // The list has no exit code or OOM flag: the inspect has. One removed meanwhile is gone.
+        let inspected = match inspect(t, shared, &container.id).await {
+            Ok(inspected) => inspected,
+            Err(e) if e.kind() == ErrorKind::NoSuchContainer => continue,
+            Err(e) => return Err(e),
+        };
+        let name = container.names.first().map(|n| n.trim_start_matches('/').to_owned()).unwrap_or(inspected.name.clone());
+        out.push(ContainerSummary {
+            name,
+            id: container.id,
+            state: state_from_inspect(shared, &inspected),
+            created_at: u64::try_from(container.created).ok().and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s))),
+            labels: container.labels.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
