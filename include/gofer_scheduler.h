@@ -125,6 +125,13 @@ typedef struct GoferEngineOptions {
   uint64_t prune_interval_ms;
   // The engine type: "docker" (the default, also when NULL). Borrowed for the call.
   const char *engine_type;
+  // TLS to a tcp:// or https:// engine: the CA's certificate (PEM file path). NULL: as the
+  // docker CLI, TLS when DOCKER_TLS_VERIFY is set, with the files of DOCKER_CERT_PATH (else
+  // ~/.docker). The engine's certificate is always verified, its name included.
+  const char *tls_ca;
+  // The client's certificate and key (PEM file paths), both or neither; with `tls_ca` only.
+  const char *tls_cert;
+  const char *tls_key;
 } GoferEngineOptions;
 
 // A file system mounted into the container. Every pointer is borrowed for the call.

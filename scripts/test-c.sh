@@ -15,10 +15,11 @@ for src in tests/c/*.c examples/run_container.c; do
 done
 
 status=0
-for t in ffi_arguments ffi_engine ffi_task; do
+for t in ffi_arguments ffi_engine ffi_task ffi_tls; do
   echo "== C test $t (valgrind)"
   # --child-silent-after-fork: the fork test's child abandons the parent's runtime by design.
   timeout 600 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --suppressions=tests/c/valgrind.supp \
     --child-silent-after-fork=yes \
     --show-leak-kinds=definite "target/c/$t" || status=1
 done

@@ -16,6 +16,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export CARGO_TERM_COLOR=never
 
+# The private engines the suites start in network namespaces (TLS, swarm) go when the run ends,
+# also when it fails; the default engine and the registry stay for the next run.
+trap 'scripts/netns-engine.sh all down >/dev/null 2>&1 || true' EXIT
 scripts/testbed.sh up || { echo "test bed could not be brought up"; echo "suites: 0 passed, 1 failed"; exit 1; }
 set -a; . "$(scripts/testbed.sh env)"; set +a
 

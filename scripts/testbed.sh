@@ -175,6 +175,8 @@ down() {
       if [[ $name == gofer-test-* ]]; then log "removing container $name"; d rm -f "$id" >/dev/null || true; fi
     done < <(d ps -a --format '{{.ID}} {{.Names}}')
   fi
+  # The private engines in network namespaces (TLS, swarm) and their bridge.
+  "$ROOT/scripts/netns-engine.sh" all down || true
   stop_pidfile registry.pid docker-registry
   stop_pidfile dockerd.pid dockerd
   rm -f "$ENV_FILE"   # its facts no longer hold

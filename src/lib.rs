@@ -25,5 +25,5 @@ pub use blocking::{Attachment, BlockingEngine, Calls, EngineConfig, LogCloser, L
 pub use docker::{AttachSession, DockerEngine, DockerOptions, LogStream, MANAGED_LABEL};
 pub use engine::{Engine, Interrupt};
 pub use error::{Error, ErrorKind, Result};
-pub use http::Endpoint;
+pub use http::TlsFiles;
 pub use model::*;

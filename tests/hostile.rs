@@ -410,7 +410,8 @@ fn creating_an_engine_answers_a_status_for_any_options() {
             &(host, timeout, any::<bool>(), interval, any::<u8>()),
             |(host, timeout_ms, prune, prune_interval_ms, nulls)| {
                 let mut arena = Arena::default();
-                let options = GoferEngineOptions { host: arena.arg(&host), timeout_ms, prune, prune_interval_ms, engine_type: std::ptr::null() };
+                let options =
+                    GoferEngineOptions { host: arena.arg(&host), timeout_ms, prune, prune_interval_ms, ..Default::default() };
                 // NULL options: the defaults (the default engine, no prune).
                 let options_ptr: *const GoferEngineOptions = if nulls & 1 != 0 { ptr::null() } else { &options };
                 let mut engine: *mut GoferEngine = untouched();

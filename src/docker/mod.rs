@@ -27,7 +27,7 @@ pub use logs::{LogFrames, LogStream};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::http::{self, deadline_in, Endpoint, Transport};
+use crate::http::{self, deadline_in, Endpoint, TlsFiles, Transport};
 use crate::model::*;
 use cancelled::Cancelled;
 
@@ -36,9 +36,15 @@ pub use crate::model::MANAGED_LABEL;
 /// How to reach and use the Docker engine.
 #[derive(Clone, Debug)]
 pub struct DockerOptions {
-    /// Engine address (`unix:///path`, `tcp://host:port`, `http://host:port`). `None`: the
-    /// `DOCKER_HOST` environment variable, else `unix:///var/run/docker.sock`, as the docker CLI.
+    /// Engine address (`unix:///path`, `tcp://host:port`, `http://host:port`,
+    /// `https://host:port`). `None`: the `DOCKER_HOST` environment variable, else
+    /// `unix:///var/run/docker.sock`, as the docker CLI.
     pub host: Option<String>,
+    /// TLS to a `tcp://` or `https://` engine: the CA, client certificate and key. `None`: as
+    /// the docker CLI, TLS when `DOCKER_TLS_VERIFY` is set (or the address is `https://`), with
+    /// `ca.pem`, `cert.pem` and `key.pem` from `DOCKER_CERT_PATH`, else `~/.docker`. The
+    /// engine's certificate is always verified, its name included.
+    pub tls: Option<TlsFiles>,
     /// Longest wait for the engine's answer to one request. Streams (logs, attach) are not cut
     /// by it; a pull is cut when the engine says nothing for this long.
     pub timeout: Duration,
@@ -49,7 +55,13 @@ pub struct DockerOptions {
 
 impl Default for DockerOptions {
     fn default() -> Self {
-        DockerOptions { host: None, timeout: Duration::from_secs(60), prune: false, prune_interval: Duration::from_secs(15 * 60) }
+        DockerOptions {
+            host: None,
+            tls: None,
+            timeout: Duration::from_secs(60),
+            prune: false,
+            prune_interval: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -61,7 +73,7 @@ impl DockerOptions {
         if self.prune && self.prune_interval.is_zero() {
             return Err(Error::invalid_argument("prune_interval", "must be greater than zero"));
         }
-        Endpoint::resolve(self.host.as_deref())
+        Endpoint::resolve(self.host.as_deref(), self.tls.as_ref())
     }
 }
 

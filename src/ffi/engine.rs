@@ -13,6 +13,7 @@ use super::{guard, handle, opt_str_arg, out_param, str_arg, write_out};
 use super::{GoferError, GoferStatus};
 use crate::blocking::{BlockingEngine, EngineConfig};
 use crate::docker::DockerOptions;
+use crate::http::TlsFiles;
 use crate::model::*;
 
 /// A connection to an engine. Opaque, thread-safe: share one among all threads.
@@ -36,6 +37,22 @@ pub struct GoferEngineOptions {
     pub prune_interval_ms: u64,
     /// The engine type: "docker" (the default, also when NULL). Borrowed for the call.
     pub engine_type: *const c_char,
+    /// TLS to a tcp:// or https:// engine: the CA's certificate (PEM file path). NULL: as the
+    /// docker CLI, TLS when DOCKER_TLS_VERIFY is set, with the files of DOCKER_CERT_PATH (else
+    /// ~/.docker). The engine's certificate is always verified, its name included.
+    pub tls_ca: *const c_char,
+    /// The client's certificate and key (PEM file paths), both or neither; with `tls_ca` only.
+    pub tls_cert: *const c_char,
+    pub tls_key: *const c_char,
+}
+
+/// The defaults, as C's `GoferEngineOptions o = {0};`.
+impl Default for GoferEngineOptions {
+    fn default() -> Self {
+        // SAFETY: every field is a pointer, a number or a bool, for which all-zero bytes are
+        // NULL, 0 and false.
+        unsafe { std::mem::zeroed() }
+    }
 }
 
 /// The state of a container (the seed's `ContainerState`).
@@ -105,7 +122,17 @@ fn engine_config(options: *const GoferEngineOptions) -> crate::Result<EngineConf
     let Some(o) = (unsafe { options.as_ref() }) else {
         return Ok(EngineConfig::Docker(defaults));
     };
+    let path = |p: *const c_char, name: &str| opt_str_arg(p, name).map(|s| s.map(std::path::PathBuf::from));
+    let (cert, key) = (path(o.tls_cert, "options.tls_cert")?, path(o.tls_key, "options.tls_key")?);
+    let tls = match path(o.tls_ca, "options.tls_ca")? {
+        Some(ca) => Some(TlsFiles { ca, cert, key }),
+        None if cert.is_some() || key.is_some() => {
+            return Err(crate::Error::invalid_argument("options.tls_ca", "is NULL while a client certificate or key is given"))
+        }
+        None => None,
+    };
     let docker = DockerOptions {
+        tls,
         host: opt_str_arg(o.host, "options.host")?.map(str::to_owned),
         timeout: millis(o.timeout_ms, defaults.timeout),
         prune: o.prune,

@@ -222,7 +222,7 @@ impl Client {
     }
 
     pub(crate) fn connect(&self, what: &str) -> Result<Conn> {
-        self.endpoint.connect().map(Conn::new).map_err(|e| connect_error(what, &self.endpoint, e))
+        self.endpoint.connect(self.timeout).map(Conn::new).map_err(|e| connect_error(what, &self.endpoint, e))
     }
 
     fn failure(&self, what: &str, limit: Duration, failure: Failure) -> Error {
@@ -236,10 +236,12 @@ impl Client {
 }
 
 pub(crate) fn connect_error(what: &str, endpoint: &Endpoint, e: io::Error) -> Error {
+    let e = super::tls::explain(e);
     Error::new(ErrorKind::Connection, format!("{what}: cannot connect to the engine at {endpoint}: {e}")).with_source(e)
 }
 
 pub(crate) fn io_error(what: &str, e: io::Error) -> Error {
+    let e = super::tls::explain(e);
     Error::new(ErrorKind::Connection, format!("{what}: connection to the engine failed: {e}")).with_source(e)
 }
 
@@ -287,7 +289,7 @@ impl<'a> Call<'a> {
 
     fn call_now(&self, request: &Request, deadline: Instant) -> Result<Answer> {
         let started = Instant::now();
-        let (mut conn, head) = self.exchange(request, None, deadline, false)?;
+        let (mut conn, head) = self.exchange(request, None, deadline)?;
         let body = conn
             .read_body(&head, deadline, self.interrupt)
             .map_err(|f| self.client.failure(request.what, Self::limit(started, deadline), f))?;
@@ -304,7 +306,7 @@ impl<'a> Call<'a> {
             Some(conn) => Some(conn),
             None => Some(self.client.connect(request.what)?),
         };
-        let (mut conn, head) = self.exchange(request, reuse, deadline, false)?;
+        let (mut conn, head) = self.exchange(request, reuse, deadline)?;
         if head.is_success() {
             return Ok(Opened::Stream(conn, head));
         }
@@ -342,13 +344,12 @@ impl<'a> Call<'a> {
     /// Sends `request` on `conn` (a pooled or given one) and reads the head, once more on a new
     /// connection when a reused one turns out closed. The [`Closer`] follows a stream's own
     /// connection (a given one), never a pooled one, which goes back to the pool for others.
-    fn exchange(&self, request: &Request, reuse: Option<Conn>, deadline: Instant, upgrade: bool) -> Result<(Conn, Head)> {
+    fn exchange(&self, request: &Request, reuse: Option<Conn>, deadline: Instant) -> Result<(Conn, Head)> {
         let started = Instant::now();
-        let bytes = request.encode(&self.client.base, upgrade);
+        let bytes = request.encode(&self.client.base, false);
         let closer = self.closer.filter(|_| reuse.is_some());
         let (mut conn, reused) = match reuse {
             Some(conn) => (conn, true),
-            None if upgrade => (self.client.connect(request.what)?, false),
             None => self.client.checkout(request.what)?,
         };
         conn.what = request.what;
@@ -399,33 +400,23 @@ impl Transport for Call<'_> {
     }
 
     async fn upgrade(&self, request: &Request) -> Result<std::result::Result<Upgraded, Answer>> {
-        let started = Instant::now();
         let deadline = super::deadline_in(self.client.timeout);
+        let bytes = request.encode(&self.client.base, true);
         if let Endpoint::Unix(path) = &self.client.endpoint {
-            return upgrade::unix_blocking(path, &request.encode(&self.client.base, true), deadline, self.interrupt);
+            return upgrade::unix_blocking(path, &bytes, deadline, self.interrupt);
         }
-        let (mut conn, head) = self.exchange(request, None, deadline, true)?;
-        if !upgrade::is_upgraded(head.status) {
-            let body = conn
-                .read_body(&head, deadline, self.interrupt)
-                .map_err(|f| self.client.failure(request.what, Self::limit(started, deadline), f))?;
-            return Ok(Err(Answer { status: head.status, body }));
+        // Any other engine's session is bridged by a task on the runtime: it is made there.
+        let endpoint = self.client.endpoint.clone();
+        let limit = self.client.timeout;
+        let upgraded = async move {
+            let io = endpoint.connect_async().await.map_err(|e| connect_error("exec start", &endpoint, e))?;
+            upgrade::bridged_async(io, &bytes).await
+        };
+        // The timer is made inside the block: it needs the runtime's context.
+        match crate::runtime::handle()?.block_on(async move { tokio::time::timeout(limit, upgraded).await }) {
+            Ok(result) => result,
+            Err(_) => Err(timeout_error(request.what, limit)),
         }
-        // The caller's socket is bridged to this connection by a task on the runtime.
-        let early_output = conn.buffer.unread().to_vec();
-        let Ok(Socket::Tcp(stream)) = Arc::try_unwrap(conn.socket) else {
-            return Err(Error::new(ErrorKind::Internal, "exec start: the upgraded connection is shared"));
-        };
-        let runtime = crate::runtime::handle()?;
-        let engine_side = {
-            let _entered = runtime.enter();
-            stream
-                .set_nonblocking(true)
-                .and_then(|_| stream.set_read_timeout(None))
-                .and_then(|_| tokio::net::TcpStream::from_std(stream))
-                .map_err(|e| io_error(request.what, e))?
-        };
-        upgrade::bridge(Box::new(engine_side), early_output, runtime.handle())
     }
 
     async fn pause(&self, duration: Duration) -> Result<()> {

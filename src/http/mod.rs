@@ -17,6 +17,7 @@ pub(crate) mod codec;
 pub(crate) mod endpoint;
 pub(crate) mod nonblocking;
 mod pool;
+pub(crate) mod tls;
 mod upgrade;
 
 use std::future::Future;
@@ -25,7 +26,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 pub(crate) use codec::{Answer, BodyDecoder, Head, ReadBuffer, Request, Step};
-pub use endpoint::Endpoint;
+pub(crate) use endpoint::Endpoint;
+pub use tls::TlsFiles;
 
 use crate::error::{Error, ErrorKind, Result};
 

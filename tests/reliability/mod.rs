@@ -475,7 +475,7 @@ pub mod cabi {
                 timeout_ms,
                 prune: false,
                 prune_interval_ms: 0,
-                engine_type: ptr::null(),
+                ..Default::default()
             };
             let mut engine = ptr::null_mut();
             let mut err = ptr::null_mut();

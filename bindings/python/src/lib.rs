@@ -22,7 +22,7 @@ use gofer_scheduler::runtime;
 use gofer_scheduler::{
     AttachContainerRequest, Attachment, BlockingEngine, DockerOptions, EngineConfig, EngineType, Error, ErrorKind,
     GetLogsRequest, GetStateRequest, GetStateResponse, LogCloser, LogReader as CoreLogReader, Mount, MountKind,
-    Networking, RegistryAuth, Resources, StartContainerRequest, StopContainerRequest, WaitContainerRequest,
+    Networking, RegistryAuth, Resources, StartContainerRequest, StopContainerRequest, TlsFiles, WaitContainerRequest,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -159,7 +159,10 @@ struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (*, engine_type="docker", timeout=None, prune=false, prune_interval=None, host=None))]
+    /// `tls`: `(ca, cert, key)` PEM file paths (cert and key None for none); None: as the
+    /// docker CLI (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
+    #[pyo3(signature = (*, engine_type="docker", timeout=None, prune=false, prune_interval=None, host=None, tls=None))]
+    #[allow(clippy::too_many_arguments)] // the engine's options, one by one
     fn new(
         py: Python<'_>,
         engine_type: &str,
@@ -167,8 +170,10 @@ impl Engine {
         prune: bool,
         prune_interval: Option<f64>,
         host: Option<String>,
+        tls: Option<(String, Option<String>, Option<String>)>,
     ) -> PyResult<Self> {
-        let mut options = DockerOptions { host, prune, ..DockerOptions::default() };
+        let tls = tls.map(|(ca, cert, key)| TlsFiles { ca: ca.into(), cert: cert.map(Into::into), key: key.map(Into::into) });
+        let mut options = DockerOptions { host, tls, prune, ..DockerOptions::default() };
         if let Some(secs) = timeout {
             options.timeout = seconds("timeout", secs).or_raise(py)?;
         }

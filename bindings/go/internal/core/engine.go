@@ -39,10 +39,25 @@ type Engine struct {
 
 // Options configure New.
 type Options struct {
+	// Host is the engine's address (unix:///path, tcp://host:port, https://host:port); "" means
+	// DOCKER_HOST, else the default unix socket, as the docker CLI.
+	Host string
+	// Timeout bounds every request (not streams); 0 means 60 s.
+	Timeout time.Duration
 	// Prune removes exited containers created by this library (never any other) every
 	// PruneInterval (15 minutes when not positive).
 	Prune         bool
 	PruneInterval time.Duration
+	// TLS reaches a tcp:// or https:// engine over mutual TLS; nil means as the docker CLI:
+	// TLS when DOCKER_TLS_VERIFY is set, with the files in DOCKER_CERT_PATH (else ~/.docker).
+	TLS *TLS
+}
+
+// TLS names the PEM files of a TLS engine. The engine's certificate is always verified.
+type TLS struct {
+	CA   string // the CA that signed the engine's certificate
+	Cert string // the client's certificate ("" with Key "": none)
+	Key  string // the client's key
 }
 
 // New connects to an engine of the given type (found as the docker CLI finds it: DOCKER_HOST,
@@ -51,9 +66,22 @@ func New(engineType scheduler.EngineType, opts Options) (*Engine, error) {
 	var a cArena
 	defer a.free()
 	options := C.GoferEngineOptions{
+		timeout_ms:        millis(opts.Timeout),
 		prune:             C.bool(opts.Prune),
 		prune_interval_ms: millis(opts.PruneInterval),
 		engine_type:       a.str("EngineType", string(engineType)),
+	}
+	if opts.Host != "" {
+		options.host = a.str("Host", opts.Host)
+	}
+	if opts.TLS != nil {
+		options.tls_ca = a.str("TLS.CA", opts.TLS.CA)
+		if opts.TLS.Cert != "" {
+			options.tls_cert = a.str("TLS.Cert", opts.TLS.Cert)
+		}
+		if opts.TLS.Key != "" {
+			options.tls_key = a.str("TLS.Key", opts.TLS.Key)
+		}
 	}
 	if a.err != nil {
 		return nil, a.err

@@ -41,7 +41,19 @@ var (
 // containers created by this library (never any other) are removed every pruneInterval
 // (15 minutes when pruneInterval is not positive).
 func New(prune bool, pruneInterval time.Duration) (Orchestrator, error) {
-	engine, err := core.New(scheduler.EngineDocker, core.Options{Prune: prune, PruneInterval: pruneInterval})
+	return NewWithOptions(Options{Prune: prune, PruneInterval: pruneInterval})
+}
+
+// Options configure NewWithOptions: the engine's address, the request timeout, prune, TLS.
+type Options = core.Options
+
+// TLS names the PEM files of a TLS engine (CA, client certificate and key).
+type TLS = core.TLS
+
+// NewWithOptions is New with every option: an explicit address (a remote engine over TLS, say)
+// instead of DOCKER_HOST, the request timeout, prune and TLS files.
+func NewWithOptions(opts Options) (Orchestrator, error) {
+	engine, err := core.New(scheduler.EngineDocker, opts)
 	if err != nil {
 		return Orchestrator{}, err
 	}

@@ -25,6 +25,7 @@ from ._engine import (
     Seconds,
     StartResult,
     StateResult,
+    TLSFiles,
     Tmpfs,
     Volume,
 )
@@ -46,7 +47,7 @@ from ._native import __version__
 # Tracebacks and reprs name the public path (gofer_scheduler.NoSuchContainer), which is also
 # where pickle finds the classes.
 for _name in ("Attachment", "Bind", "ContainerInfo", "ContainerState", "DockerEngine", "LogFrames", "LogSource",
-              "LogStream", "Mount", "RegistryAuth", "StartResult", "StateResult", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
+              "LogStream", "Mount", "RegistryAuth", "StartResult", "StateResult", "TLSFiles", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
               "EngineError", "InternalError", "InvalidArgument", "InvalidState", "NoSuchContainer", "NoSuchImage",
               "SchedulerError", "Timeout"):
     globals()[_name].__module__ = __name__
@@ -77,6 +78,7 @@ __all__ = [
     "StartResult",
     "StateResult",
     "Timeout",
+    "TLSFiles",
     "Tmpfs",
     "Volume",
     "__version__",

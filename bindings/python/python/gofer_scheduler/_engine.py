@@ -201,6 +201,22 @@ class Tmpfs(Mount):
         return f"Tmpfs({self.target!r}, size={self.size!r}, read_only={self.read_only!r})"
 
 
+class TLSFiles:
+    """The PEM files of an engine reached over mutual TLS: the CA that signed the engine's
+    certificate, and the client's certificate and key (both or neither). The engine's
+    certificate is always verified, its name included."""
+
+    __slots__ = ("ca", "cert", "key")
+
+    def __init__(self, ca: str, cert: Optional[str] = None, key: Optional[str] = None) -> None:
+        self.ca = ca
+        self.cert = cert
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"TLSFiles(ca={self.ca!r}, cert={self.cert!r}, key={self.key!r})"
+
+
 class RegistryAuth:
     """Credentials for the image's registry. ``repr()`` never shows the password."""
 
@@ -236,7 +252,10 @@ class DockerEngine:
         attach sessions are not cut by it.
     :param prune: periodically remove the exited containers that this library created (never
         the user's other containers), every ``prune_interval`` (default 15 minutes).
-    :param host: engine address (``unix://...``, ``tcp://...``), instead of ``DOCKER_HOST``.
+    :param host: engine address (``unix://...``, ``tcp://...``, ``https://...``), instead of
+        ``DOCKER_HOST``.
+    :param tls: the ``TLSFiles`` of a remote engine; ``None``: as the docker CLI, TLS when
+        ``DOCKER_TLS_VERIFY`` is set, with the files in ``DOCKER_CERT_PATH`` (else ``~/.docker``).
     """
 
     def __init__(
@@ -246,13 +265,17 @@ class DockerEngine:
         prune_interval: Optional[Seconds] = None,
         timeout: Optional[Seconds] = None,
         host: Optional[str] = None,
+        tls: Optional[TLSFiles] = None,
     ) -> None:
+        if tls is not None and not isinstance(tls, TLSFiles):
+            raise TypeError(f"tls must be a TLSFiles, not {type(tls).__name__}")
         self._native = _native.Engine(
             engine_type="docker",
             timeout=None if timeout is None else _seconds("timeout", timeout),
             prune=prune,
             prune_interval=None if prune_interval is None else _seconds("prune_interval", prune_interval),
             host=host,
+            tls=None if tls is None else (tls.ca, tls.cert, tls.key),
         )
 
     def __enter__(self) -> DockerEngine:

@@ -19,6 +19,7 @@ class Engine:
         prune: bool = False,
         prune_interval: Optional[float] = None,
         host: Optional[str] = None,
+        tls: Optional[Tuple[str, Optional[str], Optional[str]]] = None,
     ) -> Engine: ...
     @property
     def engine_type(self) -> str: ...

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Private Docker engines in network namespaces of their own, for the tests that need a host of
+# their own: the TLS engine (and the nodes of a swarm). Each engine NAME is a dockerd with its own
+# socket, data root, exec root (and so its own containerd), pid file and containerd namespace,
+# running in the network namespace gofer-<checkout>-NAME, joined by a veth pair to a bridge of
+# ours. The namespaces have no default route: traffic goes only between them and the host.
+#
+#   scripts/netns-engine.sh NAME start [--tls]  # idempotent; prints KEY=VALUE lines:
+#                                              # HOST=unix://...  ADDR=<its IP>  [TCP=tcp://IP:2376]
+#   scripts/netns-engine.sh NAME stop           # stops the engine, removes its namespace
+#   scripts/netns-engine.sh NAME kill           # SIGKILL dockerd only (a crash)
+#   scripts/netns-engine.sh NAME host           # prints its unix:// address
+#   scripts/netns-engine.sh all down            # stops every engine, removes the bridge and rule
+#
+# Names: tls, swarm1, swarm2, swarm3 (each has a fixed address on the bridge).
+# With --tls the engine also listens on tcp://<its IP>:2376 with --tlsverify; the certificates
+# (a throwaway CA, the server's with its IP and name, a client's, and a second CA that signed
+# nothing the engine trusts) are made with openssl under target/engines/tls-certs/.
+#
+# dockerd is started with `nsenter --net=...`, not `ip netns exec`, which mounts a fresh /sys
+# where dockerd finds no cgroups. Inside its namespace it has its own docker0 and iptables,
+# which leave the host's alone. The default engine sets the host's FORWARD policy to DROP, so
+# traffic between two namespaces over the bridge needs a rule (in DOCKER-USER); it is removed
+# with the last engine.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/scripts/lib.sh"
+ENGINES=$ROOT/target/engines
+IMAGE=gofer-test/busybox:latest
+MARK=gofer.testbed.rootfs   # same label and version as scripts/testbed.sh's image
+MARK_VER=1
+# Names and addresses of this checkout's bridge, so that two checkouts on one machine do not
+# share one. An interface name has at most 15 characters.
+CID=$(( $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 10000 ))
+BRIDGE=gofer-nsb$CID
+NET=10.231.$((CID % 250 + 1))
+TLS_PORT=2376
+
+log() { echo "netns-engine: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+index_of() {   # the engine's host number on the bridge
+  case $1 in
+    tls) echo 10 ;;
+    swarm1) echo 11 ;;
+    swarm2) echo 12 ;;
+    swarm3) echo 13 ;;
+    *) die "unknown engine name $1 (tls, swarm1, swarm2, swarm3)" ;;
+  esac
+}
+
+NAME=${1:-}; CMD=${2:-}
+[[ -n $NAME && -n $CMD ]] || { echo "usage: $0 NAME start [--tls]|stop|kill|host, or: $0 all down" >&2; exit 2; }
+shift 2 || true
+
+if [[ $NAME != all ]]; then
+  IDX=$(index_of "$NAME")
+  ADDR=$NET.$IDX
+  NS=gofer-$CID-$NAME
+  VETH=gv$CID$IDX          # the host's end of the pair
+  DIR=$ENGINES/$NAME
+  SOCK=$DIR/docker.sock
+  HOST=unix://$SOCK
+  PIDFILE=$DIR/dockerd.pid
+  EXEC=$DIR/exec
+  DATA=$DIR/data
+fi
+CERTS=$ENGINES/tls-certs
+
+d() { timeout "${T:-30}" docker -H "$HOST" "$@"; }
+answers() { [[ -S $SOCK ]] && timeout 5 docker -H "$HOST" version >/dev/null 2>&1; }
+
+# True when pid $1 is a live $2 whose command line mentions this engine's directory.
+ours() {
+  local pid=$1 comm=$2
+  [[ -n $pid && -r /proc/$pid/comm && $(cat "/proc/$pid/comm" 2>/dev/null) == "$comm" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/"
+}
+dockerd_pid() { local p; p=$(cat "$PIDFILE" 2>/dev/null || true); ours "$p" dockerd && echo "$p"; }
+containerd_pid() { local p; p=$(cat "$EXEC/containerd/containerd.pid" 2>/dev/null || true); ours "$p" containerd && echo "$p"; }
+wait_gone() { local deadline=$((SECONDS + $2)); while [[ -e /proc/$1 ]] && ((SECONDS < deadline)); do sleep 0.1; done; [[ ! -e /proc/$1 ]]; }
+
+ensure_bridge() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    [[ -z $(ip route show "$NET.0/24" 2>/dev/null) ]] || die "$NET.0/24 is already routed; cannot create $BRIDGE"
+    log "creating bridge $BRIDGE ($NET.1/24)"
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$NET.1/24" dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+  fi
+  # Bridged traffic between namespaces passes the host's FORWARD chain (policy DROP).
+  if iptables -S DOCKER-USER >/dev/null 2>&1 && ! iptables -C DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; then
+    iptables -I DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+  fi
+}
+
+ensure_netns() {
+  ip netns list | grep -qw "$NS" || ip netns add "$NS"
+  if ! ip link show "$VETH" >/dev/null 2>&1; then
+    ip link add "$VETH" type veth peer name "${VETH}p"
+    ip link set "${VETH}p" netns "$NS"
+    ip -n "$NS" link set "${VETH}p" name eth0
+    ip -n "$NS" addr add "$ADDR/24" dev eth0
+    ip -n "$NS" link set eth0 up
+    ip -n "$NS" link set lo up
+    ip link set "$VETH" master "$BRIDGE"
+    ip link set "$VETH" up
+  fi
+}
+
+make_certs() {
+  [[ -f $CERTS/done ]] && grep -qx "$ADDR" "$CERTS/done" && return
+  log "making a throwaway CA and certificates for $ADDR under $CERTS"
+  rm -rf "$CERTS"; mkdir -p "$CERTS/client" "$CERTS/wrong-ca"
+  local c=$CERTS
+  # The CA, the engine's certificate (its IP and name), a client's, and a CA that signed
+  # nothing the engine uses.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=gofer-test-ca" \
+    -keyout "$c/ca-key.pem" -out "$c/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=gofer-tls" -keyout "$c/server-key.pem" -out "$c/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:%s,DNS:gofer-tls\nextendedKeyUsage=serverAuth\n' "$ADDR" >"$c/server.ext"
+  openssl x509 -req -in "$c/server.csr" -CA "$c/ca.pem" -CAkey "$c/ca-key.pem" -CAcreateserial -days 30 \
+    -extfile "$c/server.ext" -out "$c/server-cert.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=gofer-client" -keyout "$c/client/key.pem" -out "$c/client.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$c/client.ext"
+  openssl x509 -req -in "$c/client.csr" -CA "$c/ca.pem" -CAkey "$c/ca-key.pem" -CAcreateserial -days 30 \
+    -extfile "$c/client.ext" -out "$c/client/cert.pem" 2>/dev/null
+  cp "$c/ca.pem" "$c/client/ca.pem"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=gofer-wrong-ca" \
+    -keyout "$c/wrong-ca/ca-key.pem" -out "$c/wrong-ca/ca.pem" 2>/dev/null
+  chmod 600 "$c"/*-key.pem "$c/client/key.pem" "$c/wrong-ca/ca-key.pem"
+  echo "$ADDR" >"$c/done"
+}
+
+start() {
+  local tls=0
+  for a in "$@"; do [[ $a == --tls ]] && tls=1; done
+  mkdir -p "$DIR" "$DATA" "$EXEC"
+  gofer_need_packages dockerd=docker.io openssl=openssl nsenter=util-linux
+  ensure_bridge
+  ensure_netns
+  local listen=(--host "$HOST")
+  if ((tls)); then
+    make_certs
+    listen+=(--host "tcp://$ADDR:$TLS_PORT" --tlsverify --tlscacert "$CERTS/ca.pem"
+      --tlscert "$CERTS/server-cert.pem" --tlskey "$CERTS/server-key.pem")
+  fi
+  if ! answers; then
+    if [[ -z $(dockerd_pid) ]]; then
+      rm -f "$SOCK"
+      echo '{}' >"$DIR/daemon.json"
+      log "starting dockerd $NAME in $NS ($ADDR; log: $DIR/dockerd.log)"
+      setsid nohup nsenter --net="/run/netns/$NS" dockerd "${listen[@]}" \
+        --data-root "$DATA" --exec-root "$EXEC" --pidfile "$PIDFILE" \
+        --containerd-namespace "gofer-$NAME" --containerd-plugins-namespace "gofer-$NAME-plugins" \
+        --cgroup-parent "gofer-$NAME" --shutdown-timeout 2 --config-file "$DIR/daemon.json" \
+        >>"$DIR/dockerd.log" 2>&1 </dev/null 9>&- &
+    fi
+    local deadline=$((SECONDS + 60))
+    until answers; do
+      ((SECONDS < deadline)) || die "dockerd $NAME did not answer within 60 s; see $DIR/dockerd.log"
+      sleep 0.2
+    done
+  fi
+  if [[ $(d image inspect -f "{{index .Config.Labels \"$MARK\"}}" "$IMAGE" 2>/dev/null) != "$MARK_VER" ]]; then
+    log "importing $IMAGE into $NAME"
+    TMPDIR=$DIR gofer_import_busybox "$IMAGE" "$MARK" "$MARK_VER" docker -H "$HOST" || die "cannot import $IMAGE"
+  fi
+  echo "HOST=$HOST"
+  echo "ADDR=$ADDR"
+  if ((tls)); then
+    echo "TCP=tcp://$ADDR:$TLS_PORT"
+    echo "CERTS=$CERTS"
+  fi
+}
+
+stop() {
+  local pid shim m
+  if pid=$(dockerd_pid); then
+    kill -CONT "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 30 || { kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 10 || true; }
+  fi
+  if pid=$(containerd_pid); then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; }
+  fi
+  for shim in $(pgrep -f "containerd-shim.*-namespace gofer-$NAME " || true); do
+    tr '\0' ' ' <"/proc/$shim/cmdline" 2>/dev/null | grep -qF -- "$EXEC/" && kill -KILL "$shim" 2>/dev/null || true
+  done
+  # Mounts left by a killed engine would pin its data root; its own bind of the root goes last.
+  for m in $(awk -v a="$DATA" -v b="$EXEC" '$2 == a || $2 == b || index($2, a "/") == 1 || index($2, b "/") == 1 { print $2 }' /proc/self/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -f "$SOCK" "$PIDFILE"
+  ip link del "$VETH" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+}
+
+down_all() {
+  local n
+  for n in tls swarm1 swarm2 swarm3; do
+    if [[ -d $ENGINES/$n ]] || ip netns list | grep -qw "gofer-$CID-$n"; then "$0" "$n" stop; fi
+  done
+  iptables -D DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
+  ip link del "$BRIDGE" 2>/dev/null || true
+}
+
+mkdir -p "$ENGINES"
+# One invocation at a time per engine (tests and humans may overlap).
+exec 9>"$ENGINES/.$NAME.lock"
+flock -w 180 9 || die "timed out waiting for $ENGINES/.$NAME.lock"
+case $NAME/$CMD in
+  all/down) down_all ;;
+  */start) start "$@" ;;
+  */stop) stop ;;
+  */kill) pid=$(dockerd_pid) || die "no dockerd $NAME running"; kill -KILL "$pid"; wait_gone "$pid" 10 || die "dockerd $pid survived SIGKILL" ;;
+  */host) echo "$HOST" ;;
+  *) echo "usage: $0 NAME start [--tls]|stop|kill|host, or: $0 all down" >&2; exit 2 ;;
+esac
