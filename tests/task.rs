@@ -329,3 +329,13 @@ async fn typed_logs_tag_stdout_and_stderr_in_the_order_written() {
     .unwrap();
     assert_eq!(seen, want.map(|(s, t)| (s, t.to_owned())));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_on_a_container_removed_at_its_exit_gives_the_exit_code_it_answered() {
+    let engine = engine().await;
+    let name = Name::new("autoremove");
+    // `--rm`: the engine removes the container as soon as it has exited.
+    docker_cli(&["run", "-d", "--rm", "--name", &name, &bed().image, "sh", "-c", "sleep 1; exit 3"]);
+    let waited = bounded("wait", engine.wait_container(wait_req(&name))).await.unwrap();
+    assert_eq!((waited.state, waited.exit_code), (ContainerState::Exited, 3), "{waited:?}");
+}

@@ -12,7 +12,7 @@ use super::inspect::{has_exited, inspect, state_from_inspect};
 use super::{api, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{deadline_in, read_body, Opened, Transport};
-use crate::model::{ContainerSummary, GetStateResponse, WaitContainerRequest};
+use crate::model::{ContainerState, ContainerSummary, GetStateResponse, WaitContainerRequest};
 use crate::validate;
 
 /// The pause between two attempts while the engine does not answer (a daemon restart).
@@ -42,20 +42,27 @@ impl Outage {
 /// Waits until the container has exited and answers its final state, EXITED or CANCELLED.
 ///
 /// The engine's wait endpoint answers at the exit; the state then comes from an inspect (the
-/// OOM flag, the times, a cancellation). A container that was created and not yet started is
-/// waited for until it has started and exited. While the engine does not answer (a restart),
-/// the wait is asked again, for as long as the request timeout.
+/// OOM flag, the times, a cancellation), or, when the container is already being removed or
+/// gone by then, from the exit code the wait answered. A container that was created and not yet
+/// started is waited for until it has started and exited. While the engine does not answer (a
+/// restart), the wait is asked again, for as long as the request timeout.
 pub(crate) async fn wait<T: Transport>(t: &T, shared: &Shared, req: WaitContainerRequest) -> Result<GetStateResponse> {
     validate::container_id("id", &req.id)?;
     // An unknown or ambiguous ID fails at once.
     let mut inspected = Some(inspect(t, shared, &req.id).await?);
     let full_id = inspected.as_ref().map(|i| i.id.clone()).unwrap_or_default();
     let mut outage = Outage { since: None, limit: t.timeout() };
+    let mut answered: Option<i64> = None;
     loop {
         let current = match inspected.take() {
             Some(current) => current,
             None => match inspect(t, shared, &full_id).await {
                 Ok(current) => current,
+                // Removed right after its exit (by prune, an auto-remove, a `docker rm`): the
+                // wait's answer is all there is.
+                Err(e) if e.kind() == ErrorKind::NoSuchContainer && answered.is_some() => {
+                    return Ok(from_answer_code(shared, &full_id, answered.unwrap_or_default()));
+                }
                 Err(e) => {
                     outage.tolerate(e)?;
                     t.pause(RETRY).await?;
@@ -67,17 +74,39 @@ pub(crate) async fn wait<T: Transport>(t: &T, shared: &Shared, req: WaitContaine
         if has_exited(current.status.as_deref()) {
             return Ok(state_from_inspect(shared, &current));
         }
+        if let (Some("removing"), Some(code)) = (current.status.as_deref(), answered) {
+            let mut state = from_answer_code(shared, &full_id, code);
+            (state.oom_killed, state.started_at, state.finished_at) = (current.oom_killed, current.started_at, current.finished_at);
+            return Ok(state);
+        }
         let not_started = current.status.as_deref() == Some("created");
-        if let Err(e) = wait_once(t, shared, &full_id, not_started).await {
-            outage.tolerate(e)?;
-            t.pause(RETRY).await?;
+        match wait_once(t, shared, &full_id, not_started).await {
+            Ok(code) => {
+                // A second answer is of a container that ran again (a restart policy): asked
+                // again, never in a busy loop.
+                if answered.is_some() {
+                    t.pause(RETRY).await?;
+                }
+                answered = code.or(answered);
+            }
+            Err(e) => {
+                outage.tolerate(e)?;
+                t.pause(RETRY).await?;
+            }
         }
     }
 }
 
-/// One wait on the engine's endpoint; returns when the container is no longer running (or,
-/// `not_started`, has run and exited), or when the engine went away.
-async fn wait_once<T: Transport>(t: &T, shared: &Shared, full_id: &str, not_started: bool) -> Result<()> {
+/// The final state from the exit code a wait answered, for a container no inspect can see.
+fn from_answer_code(shared: &Shared, full_id: &str, exit_code: i64) -> GetStateResponse {
+    let cancelled = shared.cancelled().contains(full_id);
+    GetStateResponse::new(if cancelled { ContainerState::Cancelled } else { ContainerState::Exited }, exit_code)
+}
+
+/// One wait on the engine's endpoint; returns the exit code it answered when the container is
+/// no longer running (or, `not_started`, has run and exited), `None` when it answered without
+/// one.
+async fn wait_once<T: Transport>(t: &T, shared: &Shared, full_id: &str, not_started: bool) -> Result<Option<i64>> {
     // "not-running" answers at once for a container that has not started yet: "next-exit"
     // waits for its exit, but would wait forever for one that exits before the wait is
     // registered, so the state is asked again once the engine has answered the head.
@@ -87,11 +116,28 @@ async fn wait_once<T: Transport>(t: &T, shared: &Shared, full_id: &str, not_star
         Opened::Refused(answer) => return Err(from_answer(&answer, Subject::Container).context("container wait")),
     };
     if not_started && has_exited(inspect(t, shared, full_id).await?.status.as_deref()) {
-        return Ok(());
+        return Ok(None);
     }
-    // The answer's body (`{"StatusCode":..}`) comes at the exit; the inspect after it says more.
-    read_body(t, &mut conn, &head, None, None, |_| Ok(())).await
+    // The answer's body (`{"StatusCode":..}`) comes at the exit.
+    let mut body = Vec::new();
+    read_body(t, &mut conn, &head, None, None, |bytes| {
+        if body.len() + bytes.len() > MAX_ANSWER {
+            return Err(Error::new(ErrorKind::Engine, "container wait: the engine's answer is larger than expected"));
+        }
+        body.extend_from_slice(bytes);
+        Ok(())
+    })
+    .await?;
+    #[derive(Deserialize)]
+    struct Waited {
+        #[serde(rename = "StatusCode")]
+        status_code: Option<i64>,
+    }
+    Ok(serde_json::from_slice::<Waited>(&body).ok().and_then(|w| w.status_code))
 }
+
+/// The largest wait answer read (it is a few dozen bytes).
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// What the list reads of a container.
 #[derive(Deserialize)]

@@ -105,6 +105,7 @@ impl Endpoint {
                 // Small requests on a kept connection would otherwise wait for the delayed ACK
                 // of the previous answer (Nagle); Go's net/http and the docker CLI turn it off.
                 stream.set_nodelay(true)?;
+                keep_alive(socket2::SockRef::from(&stream))?;
                 match tls {
                     None => Ok(Socket::Tcp(stream)),
                     Some(tls) => tls.connect(stream, limit).map(Socket::Tls),
@@ -120,6 +121,7 @@ impl Endpoint {
             Endpoint::Tcp { authority, tls } => {
                 let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
                 stream.set_nodelay(true)?;
+                keep_alive(socket2::SockRef::from(&stream))?;
                 match tls {
                     None => Ok(Box::new(stream)),
                     Some(tls) => Ok(Box::new(tls.connect_async(stream).await?)),
@@ -127,6 +129,17 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// TCP keep-alive probes on an engine connection: a stream (a followed log, a wait) that the
+/// engine's host stops answering without closing it fails after about a minute
+/// (30 s idle, then 3 probes 10 s apart), as Go's net/http dialer arranges for the docker CLI.
+fn keep_alive(socket: socket2::SockRef<'_>) -> io::Result<()> {
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(30))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(3);
+    socket.set_tcp_keepalive(&probes)
 }
 
 impl fmt::Display for Endpoint {
