@@ -46,37 +46,51 @@ LABELS = {
 LIBRARY = ["rust", "c", "go", "python"]
 # Operations a client does not measure, and why.
 NOT_MEASURED = {("cli", "attach"): "needs a pseudo-terminal (docker exec -it)"}
+# The exit notice (ops wait and poll): who measures it. "poll" is Gofer's own way, GetState every
+# 500 ms, through the C ABI only; its row is compared with the raw client's wait.
+EXIT_NOTICE_CLIENTS = {"wait": ["raw"] + LIBRARY, "poll": ["c"]}
+POLL_LABEL = "C ABI, polling every 500 ms (Gofer)"
+# The exit-notice target: a library client's median within this of the raw wait's (absolute).
+WAIT_MARGIN_MS = 2
 
 PROFILES: Dict[str, Dict[str, Any]] = {
     "quick": {
         # Rounds per operation (state_paired: rounds of its own, after the others).
-        "rounds": {"state": 2, "start": 2, "attach": 2, "logs_1k": 1, "logs_64": 1, "parallel": 1, "state_paired": 1},
+        "rounds": {"state": 2, "start": 2, "attach": 2, "logs_1k": 1, "logs_64": 1, "parallel": 1, "wait": 1, "poll": 1,
+                   "state_paired": 1},
         "paired_n": 300,
         "state_n": 150, "state_n_cli": 8,
         "start_n": 2,
         "logs_bytes": 32 * MIB,
         "attach_n": 50,
         "parallel_workers": 16, "parallel_cycles": 1,
+        "wait_n": 3,
         "overhead_n": {"c": 1_000_000, "rust": 1_000_000, "go": 100_000, "python": 20_000},
     },
     # Many short rounds for the latency operations: the machine's speed drifts by a third within
     # seconds (state medians of 110-250 us in one run), and a ratio taken within each round, then
     # the median of those, cancels the drift that one long run per client would take in.
     "full": {
-        "rounds": {"state": 10, "start": 10, "attach": 10, "logs_1k": 9, "logs_64": 2, "parallel": 4, "state_paired": 3},
+        # wait and poll: 3 rounds of 5 containers per client (15 each), about 0.65 s a container
+        # (the start, the job's 0.3 s, the notice, the stamp's `docker logs`, the remove): some
+        # 60 s in all for the 5 clients and the poll.
+        "rounds": {"state": 10, "start": 10, "attach": 10, "logs_1k": 9, "logs_64": 2, "parallel": 4, "wait": 3, "poll": 3,
+                   "state_paired": 3},
         "paired_n": 3000,
         "state_n": 300, "state_n_cli": 10,
         "start_n": 4,
         "logs_bytes": 256 * MIB,
         "attach_n": 100,
         "parallel_workers": 16, "parallel_cycles": 2,
+        "wait_n": 5,
         "overhead_n": {"c": 10_000_000, "rust": 5_000_000, "go": 1_000_000, "python": 200_000},
     },
 }
 
 # Upper bounds of one client invocation, in seconds: a wedged daemon fails the call, never
 # hangs the run.
-TIMEOUTS = {"state": 300, "state-paired": 300, "start": 600, "logs": 1200, "attach": 180, "parallel": 600, "overhead": 300, "precreate": 300}
+TIMEOUTS = {"state": 300, "state-paired": 300, "start": 600, "logs": 1200, "attach": 180, "parallel": 600, "wait": 300,
+            "poll": 300, "overhead": 300, "precreate": 300}
 
 
 def log(msg: str) -> None:
@@ -209,6 +223,27 @@ def make_fixtures(profile: Dict[str, Any], ops: List[str], keep: bool) -> Dict[s
     return logs
 
 
+def rfc3339_ns(stamp: str) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 time with up to 9 fractional digits, as
+    `docker logs -t` prints them (datetime stops at microseconds)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", stamp)
+    if not m:
+        raise ValueError(f"not an RFC 3339 time: {stamp!r}")
+    tz = dt.timezone.utc if m.group(3) == "Z" else dt.datetime.strptime(m.group(3).replace(":", ""), "%z").tzinfo
+    seconds = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=tz).timestamp()
+    return int(seconds) * 1_000_000_000 + int((m.group(2) or "0").ljust(9, "0"))
+
+
+def exit_stamp_ns(name: str, last_line: str = "bye") -> int:
+    """The engine's timestamp of the container's last log line: when the daemon read it, the
+    process exiting right after writing it (op wait: the moment of the exit)."""
+    for l in reversed(docker("logs", "-t", name, timeout=60).splitlines()):
+        stamp, _, text = l.partition(" ")
+        if text.rstrip("\r") == last_line:
+            return rfc3339_ns(stamp)
+    raise RuntimeError(f"{name}: no log line {last_line!r}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Statistics
 
@@ -243,7 +278,8 @@ class Run:
         self.profile_name = "quick" if args.quick else "full"
         self.profile = PROFILES[self.profile_name]
         self.clients = Clients(args.python, args.clients.split(",") if args.clients else None)
-        self.ops = args.ops.split(",") if args.ops else ["state", "start", "attach", "logs_1k", "logs_64", "parallel", "overhead"]
+        self.ops = args.ops.split(",") if args.ops else ["state", "start", "attach", "logs_1k", "logs_64", "parallel", "wait",
+                                                          "poll", "overhead"]
         self.samples: Dict[str, Dict[str, List[Any]]] = {}
         self.errors: List[Dict[str, Any]] = []
 
@@ -349,6 +385,12 @@ class Run:
             shown = out and (f"{out['bytes'] / MIB / (out['wall_ns'] / 1e9):.1f} MiB/s, "
                              f"cpu {out['cpu_ns'] / 1e6 / (out['bytes'] / MIB):.2f} ms/MiB, "
                              f"VmHWM {out['vmhwm_kb'] / 1024:.1f} MiB")
+        elif op in ("wait", "poll"):
+            if client not in EXIT_NOTICE_CLIENTS[op]:
+                return
+            out = self.exit_notice(op, client, rnd)
+            shown = out and (f"median {statistics.median(out['samples_ns']) / 1e6:.2f} ms"
+                             if out["samples_ns"] else "no sample")
         elif op == "parallel":
             prefix = f"gofer-bench-par-{client}"
             workers = p["parallel_workers"]
@@ -361,6 +403,29 @@ class Run:
             raise ValueError(op)
         if shown:
             log(f"  {op:9} {client:10} {shown}  ({time.monotonic() - t:.1f} s)")
+
+    def exit_notice(self, op: str, client: str, rnd: int) -> Optional[Dict[str, Any]]:
+        """The exit notice: the client starts `<prefix>-<i>` (untimed), learns of its exit (op
+        wait: its own wait; op poll: GetState every 500 ms) and prints when it knew (knew_ns,
+        CLOCK_REALTIME); the exit is the engine's timestamp of the job's last line, read here
+        afterwards. samples_ns: knew_ns - that stamp, per container."""
+        prefix = f"gofer-bench-{op}-{client}"
+        try:
+            out = self.call(op, client, op, rnd, prefix=prefix, n=self.profile["wait_n"], image=IMAGE)
+            if out:
+                out["stamps_ns"], out["samples_ns"] = [], []
+                for name, knew in zip(out["names"], out["knew_ns"]):
+                    try:
+                        stamp = exit_stamp_ns(name)
+                    except Exception as e:  # noqa: BLE001
+                        log(f"  FAILED {e}")
+                        self.errors.append({"op": op, "client": client, "round": rnd, "error": f"exit stamp: {e}"})
+                        continue
+                    out["stamps_ns"].append(stamp)
+                    out["samples_ns"].append(knew - stamp)
+            return out
+        finally:
+            remove([n for n in bench_containers() if n.startswith(prefix + "-")])
 
     # -----------------------------------------------------------------------------------------
     # Summaries
@@ -409,6 +474,20 @@ class Run:
                 }
             for client, v in res["parallel"].items():
                 v["ratio"] = self.paired_ratio("parallel", client, lambda r: r["containers"] / r["wall_ns"])
+        # The exit notice: absolute latencies (ms) and the difference of medians to the raw wait
+        # (the target is absolute: within WAIT_MARGIN_MS of the floor, whatever the floor is).
+        for op in ("wait", "poll"):
+            for client, runs in s.get(op, {}).items():
+                merged = [x for r in runs for x in r["samples_ns"]]
+                if merged:
+                    v = {k.replace("_us", "_ms"): round(x / 1000, 2) if k.endswith("_us") else x
+                         for k, x in latency_summary(merged).items()}
+                    v["max_ms"] = round(max(merged) / 1e6, 2)
+                    res.setdefault(op, {})[client] = v
+        raw_wait = res.get("wait", {}).get("raw", {}).get("median_ms")
+        for op in ("wait", "poll"):
+            for v in res.get(op, {}).values():
+                v["minus_raw_ms"] = round(v["median_ms"] - raw_wait, 2) if raw_wait is not None else None
         if "state_paired" in s:
             res["state_paired"] = {}
             for client, runs in s["state_paired"].items():
@@ -466,6 +545,9 @@ class Run:
             add("attach", f"attach, {LABELS[c]}: round trip ≤ 1.2× raw", get("attach", c, "ratio"), 1.2, False)
         for c in LIBRARY:
             add("parallel", f"parallel, {LABELS[c]}: containers/s ≥ raw", get("parallel", c, "ratio"), 1.0, True)
+        for c in LIBRARY:
+            add("wait", f"exit notice, {LABELS[c]}: median within {WAIT_MARGIN_MS:g} ms of the raw wait",
+                get("wait", c, "minus_raw_ms"), WAIT_MARGIN_MS, False, "ms")
         oh = res.get("overhead", {}).get("c", {}).get("ns_per_call")
         add("overhead", "C ABI call without I/O < 1 µs", oh, 1000, False, "ns")
         mem = get("logs_1k", "c", "vmhwm_mib")
@@ -535,6 +617,12 @@ def fmt(v: Optional[float], digits: int = 2) -> str:
     return f"{v:.{digits}f}"
 
 
+def signed(v: Optional[float]) -> str:
+    if v is None:
+        return "—"
+    return f"{v:+,.1f}" if abs(v) >= 100 else f"{v:+.2f}"
+
+
 def ratio(v: Optional[float]) -> str:
     return "—" if v is None else f"{v:.2f}×"
 
@@ -574,7 +662,8 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
     A(f"- load average (1, 5, 15 min) at the start {run['load_start']}, at the end {run['load_end']}"
       + (f"; {quiet}" if quiet else ""))
     if notes:
-        A("- not measured: " + "; ".join(f"**{LABELS[c]}**: {why}" for c, why in notes.items()))
+        # .get: "proto" (not a client of its own, no label) is noted too when --clients leaves it out.
+        A("- not measured: " + "; ".join(f"**{LABELS.get(c, c)}**: {why}" for c, why in notes.items()))
     A("")
     A("## Results")
     A("")
@@ -654,6 +743,28 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
         A("|---|---:|---:|")
         for c in clients:
             A(f"| {LABELS[c]} | {cell('parallel', c, 'containers_per_s', 2)} | {rcell('parallel', c)} |")
+        A("")
+    if "wait" in r or "poll" in r:
+        n = max(x["n"] for op in ("wait", "poll") for x in r.get(op, {}).values())
+        A("**exit notice** — the time from a container's exit to the caller knowing it has exited: each client "
+          "starts `sh -c 'sleep 0.3; echo bye'` (untimed), learns of the exit its own way and notes the wall-clock "
+          "time (CLOCK_REALTIME); the exit is the engine's timestamp of the line `bye` (`docker logs -t`), the "
+          "process's last act. The raw client and the library wait on the engine's wait endpoint "
+          "(`POST /containers/{id}/wait?condition=not-running`; the Rust API's `wait_container`, "
+          "`gofer_wait_result`, the Go binding's `WaitContainer`, the wheel's `wait_container`); the last row is "
+          f"what Gofer did, GetState every 500 ms (up to {n} containers per client; ms; the difference is of medians, "
+          "absolute, not a ratio). With this job's fixed 0.3 s the polls fall at the same phase every time, about "
+          "200 ms after the exit; over jobs of any length the wait for the next poll averages 250 ms, on top of the "
+          "engine's own delay (the raw row).")
+        A("")
+        A("| client | median (ms) | p90 (ms) | median − raw (ms) |")
+        A("|---|---:|---:|---:|")
+        rows = [(LABELS[c], r.get("wait", {}).get(c)) for c in clients if c in EXIT_NOTICE_CLIENTS["wait"]]
+        rows.append((POLL_LABEL, r.get("poll", {}).get("c")))
+        for label, x in rows:
+            if x:
+                diff = "—" if label == LABELS["raw"] else signed(x["minus_raw_ms"])
+                A(f"| {label} | {x['median_ms']:,.1f} | {x['p90_ms']:,.1f} | {diff} |")
         A("")
     if "overhead" in r:
         o = r["overhead"]
@@ -787,7 +898,7 @@ def main() -> None:
     ap.add_argument("--out", help="where benchmarks.{json,md} and the plots go (default: docs/ for the full "
                     "profile, target/bench/quick/ for --quick, so that a quick run never replaces the committed docs)")
     ap.add_argument("--clients", help="comma-separated subset (raw is always run)")
-    ap.add_argument("--ops", help="comma-separated subset of state,start,attach,logs_1k,logs_64,parallel,overhead")
+    ap.add_argument("--ops", help="comma-separated subset of state,start,attach,logs_1k,logs_64,parallel,wait,poll,overhead")
     ap.add_argument("--python", default=sys.executable, help="the bench venv's python")
     ap.add_argument("--keep-fixtures", action="store_true", help="keep (and reuse) the logs containers")
     ap.add_argument("--quiet-note", default="", help="what scripts/bench.sh saw while waiting for a quiet machine")

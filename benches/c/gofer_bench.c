@@ -4,7 +4,8 @@
  *
  *   gofer_bench <op> key=value...     prints one JSON object on stdout (see benches/run.py)
  *
- * ops: state, start, logs, attach, parallel, overhead. Same semantics as every other client.
+ * ops: state, start, logs, attach, parallel, wait, poll, overhead. Same semantics as every other
+ * client (poll is this client's only: Gofer's own way of learning of an exit).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,6 +52,13 @@ static uint64_t arg_num(const char *key, uint64_t def) {
 static uint64_t now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Wall-clock time (CLOCK_REALTIME, the clock of the engine's log timestamps), in ns. */
+static uint64_t realtime_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
@@ -112,6 +120,9 @@ static const char *env_values[] = {"1", "two", "three"};
 static const char *start_command[] = {"sh", "-c", "exit 0"};
 static const char *parallel_command[] = {"echo", "parallel-ok"};
 static const char parallel_output[] = "parallel-ok\n";
+/* The exit-notice job: its last act is the log line "bye", whose engine timestamp the runner
+ * takes for the moment of the exit. */
+static const char *wait_command[] = {"sh", "-c", "sleep 0.3; echo bye"};
 
 static GoferEngine *engine;
 static const char *image;
@@ -289,6 +300,46 @@ static void op_parallel(void) {
     printf("{\"containers\":%" PRIu64 ",\"wall_ns\":%" PRIu64 "}\n", workers * cycles, wall);
 }
 
+/* The exit notice: start <prefix>-<i> (untimed), learn of its exit, note the wall-clock time of
+ * knowing. `poll`: by GetState every 500 ms until EXITED or CANCELLED (what Gofer does); else
+ * by the library's wait (the engine's wait endpoint). */
+static void exit_notice(bool poll) {
+    const char *prefix = arg_str("prefix", NULL);
+    uint64_t n = arg_num("n", 3);
+    uint64_t *knew = calloc(n, sizeof *knew);
+    char (*names)[128] = calloc(n, sizeof *names);
+    for (uint64_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "%s-%" PRIu64, prefix, i);
+        start(names[i], wait_command, 3);
+        GoferContainerState st;
+        int64_t code;
+        if (poll) {
+            for (;;) {
+                get_state(names[i], &st, &code);
+                if (st == GOFER_STATE_EXITED || st == GOFER_STATE_CANCELLED) break;
+                usleep(500000);
+            }
+            knew[i] = realtime_ns();
+        } else {
+            GoferWait *wait = NULL;
+            GoferError *err = NULL;
+            GoferStateInfo info;
+            if (gofer_engine_wait_container(engine, names[i], &wait, &err) != GOFER_OK) die("wait", err);
+            if (gofer_wait_result(wait, &info, &err) != GOFER_OK) die("wait result", err);
+            knew[i] = realtime_ns();
+            gofer_wait_free(wait);
+            st = info.state;
+            code = info.exit_code;
+        }
+        if (st != GOFER_STATE_EXITED || code != 0) die("wait: unexpected state", NULL);
+    }
+    printf("{\"knew_ns\":[");
+    for (uint64_t i = 0; i < n; i++) printf("%s%" PRIu64, i ? "," : "", knew[i]);
+    printf("],\"names\":[");
+    for (uint64_t i = 0; i < n; i++) printf("%s\"%s\"", i ? "," : "", names[i]);
+    printf("]}\n");
+}
+
 /* One C ABI call that does no I/O: gofer_engine_get_state with a NULL id returns
  * GOFER_INVALID_ARGUMENT before anything is sent. Without and with an error object. */
 static void op_overhead(void) {
@@ -342,6 +393,8 @@ int main(int argc, char **argv) {
     else if (strcmp(op, "logs") == 0) op_logs();
     else if (strcmp(op, "attach") == 0) op_attach();
     else if (strcmp(op, "parallel") == 0) op_parallel();
+    else if (strcmp(op, "wait") == 0) exit_notice(false);
+    else if (strcmp(op, "poll") == 0) exit_notice(true);
     else if (strcmp(op, "overhead") == 0) op_overhead();
     else {
         fprintf(stderr, "error: unknown op %s\n", op);

@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,6 +120,9 @@ var (
 	startEnv    = map[string]string{"GOFER_BENCH_A": "1", "GOFER_BENCH_B": "two", "GOFER_BENCH_C": "three"}
 	startCmd    = []string{"sh", "-c", "exit 0"}
 	parallelCmd = []string{"echo", "parallel-ok"}
+	// The exit-notice job: its last act is the log line "bye", whose engine timestamp the
+	// runner takes for the moment of the exit.
+	waitCmd = []string{"sh", "-c", "sleep 0.3; echo bye"}
 )
 
 func startReq(name, image string, cmd []string) scheduler.StartContainerRequest {
@@ -327,6 +331,28 @@ func main() {
 		}
 		wg.Wait()
 		emit(map[string]interface{}{"containers": workers * cycles, "wall_ns": time.Since(t).Nanoseconds()})
+	case "wait":
+		// The exit notice through the binding's Waiter (the engine's wait endpoint): start
+		// <prefix>-<i> (untimed), wait, note the wall-clock time of knowing.
+		prefix, n := str("prefix", "\x00"), num("n", 3)
+		knew, names := make([]int64, 0, n), make([]string, 0, n)
+		ctx := context.Background()
+		for i := int64(0); i < n; i++ {
+			name := fmt.Sprintf("%s-%d", prefix, i)
+			if _, err := o.StartContainer(startReq(name, image, waitCmd)); err != nil {
+				die("start: %v", err)
+			}
+			s, err := o.WaitContainer(ctx, scheduler.WaitContainerRequest{ID: name})
+			knew = append(knew, time.Now().UnixNano())
+			if err != nil {
+				die("wait: %v", err)
+			}
+			if s.State != scheduler.ContainerStateExited || s.ExitCode != 0 {
+				die("wait: %+v", s)
+			}
+			names = append(names, name)
+		}
+		emit(map[string]interface{}{"knew_ns": knew, "names": names})
 	case "overhead":
 		// An invalid argument through the whole binding: Go wrapper, cgo, the library's check.
 		n := num("n", 1000000)

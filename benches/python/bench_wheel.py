@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from benchlib import (IMAGE, PARALLEL_COMMAND, PARALLEL_OUTPUT, PIECE, START_COMMAND, START_ENV,
+from benchlib import (IMAGE, PARALLEL_COMMAND, PARALLEL_OUTPUT, PIECE, START_COMMAND, START_ENV, WAIT_COMMAND,
                       Args, Verifier, attach_line, cpu_ns, die, emit, now, samples, vmhwm_kb)
 
 from gofer_scheduler import ContainerState, DockerEngine, InvalidArgument
@@ -102,6 +102,20 @@ def main() -> None:
         for th in threads:
             th.join()
         emit({"containers": workers * cycles, "wall_ns": now() - t})
+    elif op == "wait":
+        # The exit notice: start <prefix>-<i> (untimed), wait_container, note the wall-clock
+        # time (CLOCK_REALTIME, the clock of the engine's log timestamps) of knowing.
+        prefix = args.str("prefix")
+        knew, names = [], []
+        for i in range(args.num("n", 3)):
+            name = f"{prefix}-{i}"
+            engine.start_container(name, image, env=START_ENV, command=WAIT_COMMAND)
+            s = engine.wait_container(name)
+            knew.append(time.time_ns())
+            if s.state != ContainerState.EXITED or s.exit_code != 0:
+                die(f"wait: {s}")
+            names.append(name)
+        emit({"knew_ns": knew, "names": names})
     elif op == "overhead":
         n = args.num("n", 100000)
         t = now()

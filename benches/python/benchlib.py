@@ -15,6 +15,9 @@ START_ENV = {"GOFER_BENCH_A": "1", "GOFER_BENCH_B": "two", "GOFER_BENCH_C": "thr
 START_COMMAND = ["sh", "-c", "exit 0"]
 PARALLEL_COMMAND = ["echo", "parallel-ok"]
 PARALLEL_OUTPUT = b"parallel-ok\n"
+# The exit-notice job (op wait): its last act is the log line "bye", whose engine timestamp the
+# runner takes for the moment of the exit.
+WAIT_COMMAND = ["sh", "-c", "sleep 0.3; echo bye"]
 PIECE = 64 * 1024
 
 

@@ -206,6 +206,13 @@ impl Conn {
         Ok(())
     }
 
+    /// Waits on the engine's wait endpoint until the container is no longer running; its exit
+    /// code. The head comes at once, the body (`{"StatusCode":..}`) at the exit.
+    pub fn wait(&mut self, id: &str) -> io::Result<i64> {
+        let body = self.expect("POST", &format!("/containers/{id}/wait?condition=not-running"), None, &[200])?;
+        scan_int(&body, b"\"StatusCode\":").ok_or_else(|| err(format!("wait: no StatusCode in {}", String::from_utf8_lossy(&body))))
+    }
+
     /// Follows the logs to their end, passing every payload byte to `f`.
     pub fn logs(&mut self, id: &str, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
         self.send("GET", &format!("/containers/{id}/logs?follow=1&stdout=1&stderr=1"), None, "")?;

@@ -21,6 +21,16 @@ pub const START_ENV: [(&str, &str); 3] =
 /// The start benchmark's job: a short command.
 pub const START_COMMAND: [&str; 3] = ["sh", "-c", "exit 0"];
 
+/// The exit-notice benchmark's job (op `wait`): its last act is the log line "bye", whose
+/// engine timestamp (`docker logs -t`) the runner takes for the moment of the exit.
+pub const WAIT_COMMAND: [&str; 3] = ["sh", "-c", "sleep 0.3; echo bye"];
+
+/// Nanoseconds since the Unix epoch on CLOCK_REALTIME (the clock of the engine's log
+/// timestamps): when a client knew of an exit.
+pub fn realtime_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
 /// The parallel benchmark's job and the log it must produce.
 pub const PARALLEL_COMMAND: [&str; 2] = ["echo", "parallel-ok"];
 pub const PARALLEL_OUTPUT: &[u8] = b"parallel-ok\n";
@@ -141,6 +151,13 @@ impl Json {
 
     pub fn list(mut self, key: &str, v: &[u64]) -> Self {
         let items: Vec<String> = v.iter().map(u64::to_string).collect();
+        let _ = write!(self.0, "{}\"{key}\":[{}]", if self.0.is_empty() { "" } else { "," }, items.join(","));
+        self
+    }
+
+    /// A list of strings (without quotes or backslashes: container names).
+    pub fn strs(mut self, key: &str, v: &[String]) -> Self {
+        let items: Vec<String> = v.iter().map(|s| format!("\"{s}\"")).collect();
         let _ = write!(self.0, "{}\"{key}\":[{}]", if self.0.is_empty() { "" } else { "," }, items.join(","));
         self
     }

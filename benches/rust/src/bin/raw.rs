@@ -10,6 +10,8 @@
 //! - attach: exec create, then exec start taken over after the 101 (raw TTY bytes);
 //! - parallel: per cycle start as above, logs to EOF (ends when the container exits), one
 //!   inspect to read the exit; the remove is the next start's.
+//! - wait: start as above (untimed), then one `POST /containers/<name>/wait?condition=not-running`,
+//!   whose body comes at the exit: the floor of the exit notice.
 //!
 //! Usage: see bench::Args; `precreate` makes untimed fixtures for the parallel benchmark.
 
@@ -155,6 +157,23 @@ fn main() {
             }
             let wall = nanos(t.elapsed());
             Json::default().num("containers", workers as u64 * cycles).num("wall_ns", wall).print();
+        }
+        "wait" => {
+            // The exit notice: start `<prefix>-<i>` (untimed), wait for its exit, and note the
+            // wall-clock time of knowing; the runner takes the exit's from the engine's log.
+            let prefix = args.str("prefix");
+            let (mut knew, mut names) = (Vec::new(), Vec::new());
+            for i in 0..args.num("n", 3) {
+                let name = format!("{prefix}-{i}");
+                or_die(c.start(&name, &image, &START_ENV, &WAIT_COMMAND), "start");
+                let code = or_die(c.wait(&name), "wait");
+                knew.push(realtime_ns());
+                if code != 0 {
+                    die(&format!("wait: exit code {code}"));
+                }
+                names.push(name);
+            }
+            Json::default().list("knew_ns", &knew).strs("names", &names).print();
         }
         "precreate" => {
             // Untimed fixture: containers <prefix>-0..count, created (not started), so that

@@ -161,6 +161,22 @@ async fn main() {
             let wall = nanos(t.elapsed());
             Json::default().num("containers", workers * cycles).num("wall_ns", wall).print();
         }
+        "wait" => {
+            // The exit notice through the Engine trait's wait (the engine's wait endpoint).
+            let prefix = args.str("prefix");
+            let (mut knew, mut names) = (Vec::new(), Vec::new());
+            for i in 0..args.num("n", 3) {
+                let name = format!("{prefix}-{i}");
+                or_die(engine.start_container(start_request(&name, &image, &WAIT_COMMAND)).await, "start");
+                let s = or_die(engine.wait_container(WaitContainerRequest { id: name.clone() }).await, "wait");
+                knew.push(realtime_ns());
+                if s.state != ContainerState::Exited || s.exit_code != 0 {
+                    die(&format!("wait: {s:?}"));
+                }
+                names.push(name);
+            }
+            Json::default().list("knew_ns", &knew).strs("names", &names).print();
+        }
         "overhead" => {
             // An invalid argument: refused before any I/O.
             let n = args.num("n", 1_000_000);
