@@ -8,6 +8,13 @@
 use std::path::PathBuf;
 
 fn main() {
+    // The shared library's soname, as an installed library needs it (scripts/install.sh): the
+    // major version, or major.minor while the major is 0, whose minors break the ABI.
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
+    let soversion = if major == "0" { format!("{major}.{minor}") } else { major };
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libgofer_scheduler.so.{soversion}");
+
     // cbindgen reads the whole crate (a `pub const` anywhere lands in the header), so any change
     // under src/ may change the header, not only src/ffi.
     println!("cargo:rerun-if-changed=src");

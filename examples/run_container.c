@@ -3,8 +3,9 @@
  *   run_container [IMAGE [COMMAND...]]
  *
  * Starts a container (default: the test bed's busybox image running a short script), streams
- * its logs to stdout as they come, then prints its final state and exit code, and removes
- * nothing: the container stays for `docker logs` / `docker inspect` (its name is printed). */
+ * its logs to stdout as they come, waits for its exit, prints its final state and exit code
+ * and exits with that code. It removes nothing: the container stays for `docker logs` /
+ * `docker inspect` (its name is printed). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,13 +70,16 @@ int main(int argc, char **argv) {
         return fail("reading the logs", err);
     }
 
-    GoferContainerState state;
-    int64_t exit_code = 0;
-    if (gofer_engine_get_state(engine, id, &state, &exit_code, &err) != GOFER_OK) {
+    GoferWait *wait = NULL;
+    GoferStateInfo info;
+    if (gofer_engine_wait_container(engine, id, &wait, &err) != GOFER_OK || gofer_wait_result(wait, &info, &err) != GOFER_OK) {
+        gofer_wait_free(wait);
         gofer_engine_free(engine);
-        return fail("GetState", err);
+        return fail("WaitContainer", err);
     }
-    printf("state: %s, exit code: %lld\n", gofer_container_state_name(state), (long long)exit_code);
+    gofer_wait_free(wait);
+    printf("state: %s, exit code: %lld%s\n", gofer_container_state_name(info.state), (long long)info.exit_code,
+           info.oom_killed ? " (out of memory)" : "");
     gofer_engine_free(engine);
-    return 0;
+    return (int)(info.exit_code & 0xff);
 }

@@ -47,8 +47,10 @@ log "building the Go client"
 # The go command does not notice a rebuilt static library (see scripts/test-go.sh): a stamp of it
 # in CGO_CFLAGS, part of go's cache keys, forces a relink exactly when it changes.
 stamp=$(stat -c '%n %s %Y' target/release/libgofer_scheduler.a include/gofer_scheduler.h | sha256sum | cut -c1-16)
-(cd benches/go && CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DGOFER_LIB_STAMP=$stamp" timeout 900 \
-  go build -o "$OUT/bin/gofer-bench-go" .)
+# The binding finds the library through pkg-config: the checkout's own build.
+bindings/go/gen-pkgconfig.sh target/release >/dev/null
+(cd benches/go && PKG_CONFIG_PATH=$ROOT/target/release CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DGOFER_LIB_STAMP=$stamp" \
+  timeout 900 go build -o "$OUT/bin/gofer-bench-go" .)
 
 VENV=$OUT/venv
 if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import docker, matplotlib, numpy' 2>/dev/null; then

@@ -6,6 +6,8 @@
 #   4. C tests (-Wall -Wextra -Werror, under valgrind);
 #   5. the Go binding (go vet, go test -race, a GOGC=1 pass);
 #   6. the Python wheel (built with maturin, installed in a fresh venv, pytest);
+#   6b. the install a user makes: the C library under a prefix, built against with pkg-config
+#      only, and a Go module outside the checkout (scripts/test-install.sh);
 #   7. the reliability suite, quick profile (scripts/test-reliability.sh: daemon faults on a
 #      private dockerd, load, leaks, hostile input, secrets; docs/reliability.md);
 #   8. the benchmark's quick profile (scripts/bench.sh --quick: every client and operation once,
@@ -43,6 +45,7 @@ suite "Rust tests" timeout 1800 cargo test --release -p gofer-scheduler
 suite "C tests" scripts/test-c.sh
 [[ -x scripts/test-go.sh ]] && suite "Go binding" scripts/test-go.sh
 [[ -x scripts/test-python.sh ]] && suite "Python wheel" scripts/test-python.sh
+suite "Install (C prefix, Go outside the checkout)" scripts/test-install.sh
 suite "Reliability (quick profile)" scripts/test-reliability.sh
 suite "Benchmarks (quick smoke run)" timeout 1800 scripts/bench.sh --quick
 

@@ -1,11 +1,12 @@
 #!/bin/sh
-# Writes gofer_scheduler.pc for a built checkout (cargo build --release --lib), so that Go
-# programs outside this repository can build the docker package with -tags gofer_pkgconfig:
+# Writes gofer_scheduler.pc for a built checkout (cargo build --release --lib), so that the Go
+# binding, which finds the library through pkg-config, builds against the checkout's own build:
 #
 #   bindings/go/gen-pkgconfig.sh [DIR]            # DIR defaults to target/release
-#   PKG_CONFIG_PATH=DIR go build -tags gofer_pkgconfig ./...
+#   PKG_CONFIG_PATH=DIR go build ./...
 #
-# It names the static archive, so that the programs need no shared library at run time.
+# It names the static archive, so that the programs need no shared library at run time. An
+# installed library (scripts/install.sh) has a gofer_scheduler.pc of its own.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/target/release}

@@ -3,10 +3,9 @@
 // reader and attach connection, and the translation of C statuses into the scheduler package's
 // errors. Nothing here is specific to one engine type.
 //
-// Building needs cgo (CGO_ENABLED=1 and a C compiler) and the library: by default the static
-// archive target/release/libgofer_scheduler.a of the checkout this package sits in (run
-// `cargo build --release --lib` at its root first); with -tags gofer_pkgconfig, whatever
-// `pkg-config gofer_scheduler` names (see bindings/go/gen-pkgconfig.sh).
+// Building needs cgo (CGO_ENABLED=1 and a C compiler) and the library, found through
+// `pkg-config gofer_scheduler`: installed by scripts/install.sh, or a checkout's own build
+// (bindings/go/gen-pkgconfig.sh writes its .pc).
 package core
 
 /*

@@ -5,10 +5,9 @@
 // socket. Every method blocks its goroutine until the engine answers (at most a minute per
 // request), and is safe to call from many goroutines at once.
 //
-// Building needs cgo (CGO_ENABLED=1 and a C compiler) and the library: by default the static
-// archive target/release/libgofer_scheduler.a of the checkout this module sits in (run
-// `cargo build --release --lib` at its root first); with -tags gofer_pkgconfig, whatever
-// `pkg-config gofer_scheduler` names (see bindings/go/gen-pkgconfig.sh).
+// Building needs cgo (CGO_ENABLED=1 and a C compiler) and the library, found through
+// `pkg-config gofer_scheduler`: installed by scripts/install.sh, or a checkout's own build
+// (bindings/go/gen-pkgconfig.sh writes its .pc).
 package docker
 
 import (
