@@ -147,6 +147,17 @@ typedef struct GoferMount {
   int64_t tmpfs_size_bytes;
 } GoferMount;
 
+// One message of an image pull's progress (see `GoferStartRequest.pull_progress`).
+typedef struct GoferPullProgress {
+  // The layer's short ID (or the tag, for messages about the whole image); may be "".
+  const char *layer;
+  // "Pulling fs layer", "Downloading", "Extracting", "Pull complete"...
+  const char *status;
+  // Bytes done and in all; -1 when the engine does not say.
+  int64_t current;
+  int64_t total;
+} GoferPullProgress;
+
 // What to run. Every pointer is borrowed for the duration of the call.
 typedef struct GoferStartRequest {
   // Container name (required): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. A container of that name is
@@ -195,6 +206,12 @@ typedef struct GoferStartRequest {
   // Runs the container privileged (every device and capability, no confinement): a
   // security decision of the caller.
   bool privileged;
+  // Called with every message of the image's pull (per layer: its ID, status, bytes done
+  // and in all) as it comes, on the thread that called the start, during the call; NULL for
+  // none. `progress` and its strings are borrowed for the callback's call only.
+  void (*pull_progress)(const struct GoferPullProgress *progress, void *data);
+  // Handed to `pull_progress` as it is; the library never reads it.
+  void *pull_progress_data;
 } GoferStartRequest;
 
 // What `gofer_engine_start` gives: three strings owned by the caller, freed together by

@@ -21,6 +21,9 @@ REG=127.0.0.1:5000          # 127.0.0.0/8 is an insecure registry by default: pl
 REG_USER=gofer
 REG_PASS=gofer-secret-pw
 PRIV=$REG/gofer/private-busybox:latest
+# An image of three layers (the busybox one and two of random bytes) in the registry only: a
+# pull of it reports progress per layer.
+MULTI=$REG/gofer/multilayer:latest
 # The same rootfs with an ENTRYPOINT and a CMD of its own: tests tell "absent" (the image's)
 # from "empty" (none) for entrypoint and command with it.
 ENTRY_IMAGE=gofer-test/busybox-entrypoint:latest
@@ -137,6 +140,22 @@ push_private() {
   fi
   # The tests must *pull* the private image, so it must not be present locally.
   if d image inspect "$PRIV" >/dev/null 2>&1; then d rmi "$PRIV" >/dev/null; fi
+  push_multilayer
+}
+
+push_multilayer() {
+  local status
+  status=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -u "$REG_USER:$REG_PASS" \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REG/v2/gofer/multilayer/manifests/latest" || true)
+  if [[ $status != 200 ]]; then
+    log "building and pushing $MULTI"
+    local ctx; ctx=$(mktemp -d "$TB/multilayer.XXXXXX")
+    printf 'FROM %s\nRUN head -c 4000000 /dev/urandom > /layer-one\nRUN head -c 4000000 /dev/urandom > /layer-two\n' "$IMAGE" >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 T=300 d build -q -t "$MULTI" "$ctx" >/dev/null || { rm -rf "$ctx"; die "docker build of $MULTI failed"; }
+    rm -rf "$ctx"
+    out=$(T=300 d push "$MULTI" 2>&1) || die "docker push $MULTI failed: $out"
+  fi
+  if d image inspect "$MULTI" >/dev/null 2>&1; then d rmi "$MULTI" >/dev/null; fi
 }
 
 write_env() {
@@ -147,6 +166,7 @@ GOFER_TEST_REGISTRY=$REG
 GOFER_TEST_REGISTRY_USER=$REG_USER
 GOFER_TEST_REGISTRY_PASS=$REG_PASS
 GOFER_TEST_PRIVATE_IMAGE=$PRIV
+GOFER_TEST_MULTILAYER_IMAGE=$MULTI
 GOFER_TEST_ENTRYPOINT_IMAGE=$ENTRY_IMAGE
 DOCKER_CONFIG=$DOCKER_CONFIG
 EOF

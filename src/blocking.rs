@@ -97,6 +97,12 @@ impl BlockingEngine {
         self.calls().start_container(request)
     }
 
+    /// [`BlockingEngine::start_container`], with the pull's progress handed to `progress`, on
+    /// the calling thread, as it comes.
+    pub fn start_container_with_progress(&self, request: StartContainerRequest, progress: ProgressCallback<'_>) -> Result<StartContainerResponse> {
+        self.calls().start_container_with_progress(request, progress)
+    }
+
     pub fn stop_container(&self, request: StopContainerRequest) -> Result<()> {
         self.calls().stop_container(request)
     }
@@ -146,7 +152,11 @@ impl Calls<'_> {
     }
 
     pub fn start_container(&self, request: StartContainerRequest) -> Result<StartContainerResponse> {
-        self.ops()?.start_container(request, self.interrupt)
+        self.ops()?.start_container(request, self.interrupt, None)
+    }
+
+    pub fn start_container_with_progress(&self, request: StartContainerRequest, progress: ProgressCallback<'_>) -> Result<StartContainerResponse> {
+        self.ops()?.start_container(request, self.interrupt, Some(progress))
     }
 
     pub fn stop_container(&self, request: StopContainerRequest) -> Result<()> {

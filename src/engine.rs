@@ -39,6 +39,13 @@ pub trait Engine: Send + Sync {
     /// Launches a container (pulling its image when needed), replacing one of the same ID.
     fn start_container(&self, request: StartContainerRequest) -> impl Future<Output = Result<StartContainerResponse>> + Send;
 
+    /// [`Engine::start_container`], with the pull's progress handed to `progress` as it comes.
+    fn start_container_with_progress(
+        &self,
+        request: StartContainerRequest,
+        progress: ProgressCallback<'_>,
+    ) -> impl Future<Output = Result<StartContainerResponse>> + Send;
+
     /// Stops a container gracefully, killing it once the grace period has passed.
     fn stop_container(&self, request: StopContainerRequest) -> impl Future<Output = Result<()>> + Send;
 
@@ -68,7 +75,12 @@ pub trait Engine: Send + Sync {
 /// given, runs while a call waits (see [`Interrupt`]).
 pub trait BlockingOps: Send + Sync {
     fn engine_type(&self) -> EngineType;
-    fn start_container(&self, request: StartContainerRequest, interrupt: Interrupt<'_>) -> Result<StartContainerResponse>;
+    fn start_container(
+        &self,
+        request: StartContainerRequest,
+        interrupt: Interrupt<'_>,
+        progress: Option<ProgressCallback<'_>>,
+    ) -> Result<StartContainerResponse>;
     fn stop_container(&self, request: StopContainerRequest, interrupt: Interrupt<'_>) -> Result<()>;
     fn get_state(&self, request: GetStateRequest, interrupt: Interrupt<'_>) -> Result<GetStateResponse>;
     fn get_logs(&self, request: GetLogsRequest, interrupt: Interrupt<'_>) -> Result<Box<dyn BlockingLogs>>;

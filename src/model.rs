@@ -241,6 +241,22 @@ pub struct ContainerSummary {
     pub labels: BTreeMap<String, String>,
 }
 
+/// One message of an image pull's progress, as the engine reports it, per layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PullProgress {
+    /// The layer (a short ID), or the tag for the messages about the whole image; may be empty.
+    pub layer: String,
+    /// What happens to it: "Pulling fs layer", "Downloading", "Extracting", "Pull complete"...
+    pub status: String,
+    /// Bytes done and in all, when the engine says.
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
+/// Called with every message of a pull's progress, on the thread that makes the call. A
+/// callback that panics is not called again, and the pull goes on.
+pub type ProgressCallback<'a> = &'a mut (dyn FnMut(&PullProgress) + Send);
+
 /// Which of the process's outputs a log frame came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
 #[strum(serialize_all = "lowercase")]

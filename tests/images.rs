@@ -148,3 +148,50 @@ async fn a_pull_that_fails_inside_the_progress_stream_is_no_such_image() {
     assert_eq!(err.http_status(), None, "the answer was a 200: the error came inside the stream");
     assert!(err.message().contains("blob"), "the engine's reason is kept: {err}");
 }
+
+/// A pull reports, as it goes, each layer it fetches with its bytes done and in all; the start
+/// still succeeds when the callback panics (it is then not called again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_reports_its_progress_per_layer() {
+    let engine = engine().await;
+    let bed = bed();
+    remove_image(&bed.multilayer_image);
+    let name = Name::new("progress");
+    let mut req = shell(&name, "true");
+    req.image_name = bed.multilayer_image.clone();
+    req.registry_auth = auth(&bed);
+    let mut seen: Vec<PullProgress> = Vec::new();
+    let mut record = |p: &PullProgress| seen.push(p.clone());
+    bounded("start", engine.start_container_with_progress(req, &mut record)).await.expect("start");
+    remove_container(&name);
+
+    let downloaded: std::collections::BTreeSet<&str> =
+        seen.iter().filter(|p| p.status == "Pull complete").map(|p| p.layer.as_str()).collect();
+    assert!(downloaded.len() >= 2, "two layers of random bytes are fetched: {seen:#?}");
+    for layer in &downloaded {
+        let sizes: Vec<(u64, u64)> = seen
+            .iter()
+            .filter(|p| p.layer == *layer && p.status == "Downloading")
+            .filter_map(|p| Some((p.current?, p.total?)))
+            .collect();
+        assert!(!sizes.is_empty(), "layer {layer} reports its download: {seen:#?}");
+        assert!(sizes.iter().all(|(c, t)| c <= t), "{layer}: {sizes:?}");
+        assert!(sizes.windows(2).all(|w| w[0].0 <= w[1].0), "{layer} counts up: {sizes:?}");
+    }
+
+    // A callback that panics is dropped; the pull and the start go on.
+    remove_image(&bed.multilayer_image);
+    let name = Name::new("progress-panics");
+    let mut req = shell(&name, "true");
+    req.image_name = bed.multilayer_image.clone();
+    req.registry_auth = auth(&bed);
+    let mut calls = 0;
+    let mut panics = |_: &PullProgress| {
+        calls += 1;
+        panic!("a caller's bug");
+    };
+    bounded("start", engine.start_container_with_progress(req, &mut panics)).await.expect("start");
+    assert_eq!(calls, 1, "a callback that panicked is not called again");
+    remove_container(&name);
+    remove_image(&bed.multilayer_image);
+}

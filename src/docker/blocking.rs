@@ -35,9 +35,14 @@ impl BlockingOps for BlockingDocker {
         EngineType::Docker
     }
 
-    fn start_container(&self, request: StartContainerRequest, interrupt: Interrupt<'_>) -> Result<StartContainerResponse> {
+    fn start_container(
+        &self,
+        request: StartContainerRequest,
+        interrupt: Interrupt<'_>,
+        progress: Option<ProgressCallback<'_>>,
+    ) -> Result<StartContainerResponse> {
         let shared = self.shared();
-        run_blocking(container::start(&shared.blocking.call(interrupt), shared, request))?
+        run_blocking(container::start(&shared.blocking.call(interrupt), shared, request, progress))?
     }
 
     fn stop_container(&self, request: StopContainerRequest, interrupt: Interrupt<'_>) -> Result<()> {

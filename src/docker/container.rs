@@ -14,12 +14,18 @@ use crate::http::{deadline_in, Transport};
 use crate::model::*;
 use crate::validate;
 
-/// Validate, get the image, replace, create and start, report the URL.
-pub(crate) async fn start<T: Transport>(t: &T, shared: &Shared, req: StartContainerRequest) -> Result<StartContainerResponse> {
+/// Validate, get the image (its pull's progress to `progress`), replace, create and start,
+/// report the IDs and the URL.
+pub(crate) async fn start<T: Transport>(
+    t: &T,
+    shared: &Shared,
+    req: StartContainerRequest,
+    mut progress: Option<ProgressCallback<'_>>,
+) -> Result<StartContainerResponse> {
     validate::start_request(&req)?;
     let auth = validate::registry_auth(req.registry_auth.as_ref())?;
     if req.always_pull {
-        image::pull(t, &req.image_name, auth).await?;
+        image::pull(t, &req.image_name, auth, progress.take()).await?;
     }
     remove_if_present(t, &req.id).await?;
     // Whatever had this name is gone now, and its cancellation with it.
@@ -32,7 +38,7 @@ pub(crate) async fn start<T: Transport>(t: &T, shared: &Shared, req: StartContai
     // exactly that. This saves the image inspect that asking first would cost every start.
     let mut answer = t.call(&create, deadline_in(t.timeout())).await?;
     if answer.status == 404 && !req.always_pull {
-        image::ensure(t, &req.image_name, auth).await?;
+        image::ensure(t, &req.image_name, auth, progress.take()).await?;
         answer = t.call(&create, deadline_in(t.timeout())).await?;
     }
     #[derive(Deserialize)]

@@ -183,7 +183,15 @@ impl Engine for DockerEngine {
     }
 
     async fn start_container(&self, request: StartContainerRequest) -> Result<StartContainerResponse> {
-        container::start(&self.shared.asynch, &self.shared, request).await
+        container::start(&self.shared.asynch, &self.shared, request, None).await
+    }
+
+    async fn start_container_with_progress(
+        &self,
+        request: StartContainerRequest,
+        progress: ProgressCallback<'_>,
+    ) -> Result<StartContainerResponse> {
+        container::start(&self.shared.asynch, &self.shared, request, Some(progress)).await
     }
 
     async fn stop_container(&self, request: StopContainerRequest) -> Result<()> {

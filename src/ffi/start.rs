@@ -1,7 +1,7 @@
 //! StartContainer through the C ABI: the request, its mounts, and what a start reports.
 
 use std::collections::BTreeMap;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void, CString};
 
 use strum::IntoEnumIterator;
 
@@ -60,6 +60,62 @@ pub struct GoferStartRequest {
     /// Runs the container privileged (every device and capability, no confinement): a
     /// security decision of the caller.
     pub privileged: bool,
+    /// Called with every message of the image's pull (per layer: its ID, status, bytes done
+    /// and in all) as it comes, on the thread that called the start, during the call; NULL for
+    /// none. `progress` and its strings are borrowed for the callback's call only.
+    pub pull_progress: Option<extern "C" fn(progress: *const GoferPullProgress, data: *mut c_void)>,
+    /// Handed to `pull_progress` as it is; the library never reads it.
+    pub pull_progress_data: *mut c_void,
+}
+
+/// One message of an image pull's progress (see `GoferStartRequest.pull_progress`).
+#[repr(C)]
+pub struct GoferPullProgress {
+    /// The layer's short ID (or the tag, for messages about the whole image); may be "".
+    pub layer: *const c_char,
+    /// "Pulling fs layer", "Downloading", "Extracting", "Pull complete"...
+    pub status: *const c_char,
+    /// Bytes done and in all; -1 when the engine does not say.
+    pub current: i64,
+    pub total: i64,
+}
+
+/// The caller's progress callback and its data, called on the caller's thread: the blocking
+/// call that owns it makes its requests there.
+struct CProgress {
+    callback: extern "C" fn(*const GoferPullProgress, *mut c_void),
+    data: *mut c_void,
+}
+
+// SAFETY: a CProgress is used only during the blocking call that made it, on that call's own
+// thread (the blocking face does its I/O, and runs progress callbacks, on the caller's thread).
+unsafe impl Send for CProgress {}
+
+impl CProgress {
+    fn call(&mut self, update: &PullProgress) {
+        let text = |s: &str| CString::new(s.replace('\0', "?")).unwrap_or_default();
+        let (layer, status) = (text(&update.layer), text(&update.status));
+        let number = |n: Option<u64>| n.and_then(|n| i64::try_from(n).ok()).unwrap_or(-1);
+        let progress = GoferPullProgress {
+            layer: layer.as_ptr(),
+            status: status.as_ptr(),
+            current: number(update.current),
+            total: number(update.total),
+        };
+        (self.callback)(&progress, self.data);
+    }
+}
+
+/// Starts `request` on `engine`, with its progress callback when it has one.
+fn start(engine: &GoferEngine, r: &GoferStartRequest) -> crate::Result<StartContainerResponse> {
+    let request = start_request(r)?;
+    match r.pull_progress {
+        None => engine.engine.start_container(request),
+        Some(callback) => {
+            let mut c = CProgress { callback, data: r.pull_progress_data };
+            engine.engine.start_container_with_progress(request, &mut |update: &PullProgress| c.call(update))
+        }
+    }
 }
 
 /// A request with every field absent (NULL, 0, false), as C's `GoferStartRequest r = {0};`.
@@ -124,8 +180,7 @@ pub extern "C" fn gofer_engine_start_container(
     guard(err_out, || {
         let engine = handle(engine, "engine")?;
         let request = handle(request, "request")?;
-        let request = start_request(request)?;
-        let response = engine.engine.start_container(request)?;
+        let response = start(engine, request)?;
         if !url_out.is_null() {
             write_out(url_out, owned_c_string(response.url)?);
         }
@@ -145,9 +200,9 @@ pub extern "C" fn gofer_engine_start(
 ) -> GoferStatus {
     guard(err_out, || {
         let engine = handle(engine, "engine")?;
-        let request = start_request(handle(request, "request")?)?;
+        let request = handle(request, "request")?;
         let result_out = out_param(result_out, "result_out")?;
-        let response = engine.engine.start_container(request)?;
+        let response = start(engine, request)?;
         let url = owned_c_string(response.url)?;
         let strings = owned_c_string(response.container_id).and_then(|id| Ok((id, owned_c_string(response.image_id)?)));
         match strings {

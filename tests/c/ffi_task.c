@@ -1,6 +1,6 @@
 /* The task contract through the C ABI against the real engine: limits, mounts and process
  * settings on start, the IDs a start reports, the whole state with the OOM flag, a wait that
- * another thread ends, the list of managed containers and typed log frames. Run under
+ * another thread ends, the list of managed containers, typed log frames and a pull's progress. Run under
  * valgrind: no leak, no error. Containers are named gofer-test-c-task-<pid>-<n> and removed at
  * exit, also when a check fails. */
 #define _POSIX_C_SOURCE 200809L
@@ -246,6 +246,63 @@ static void log_frames_say_their_stream(GoferEngine *engine) {
     gofer_logs_free(logs);
 }
 
+/* What the progress callback saw: layers that completed, and whether each reported bytes. */
+struct pull_seen {
+    char complete[8][80];
+    int complete_count;
+    char downloading[8][80];
+    int downloading_count;
+    bool sizes_ok;
+    int calls;
+};
+
+static void remember(char list[8][80], int *count, const char *layer) {
+    for (int i = 0; i < *count; i++)
+        if (strcmp(list[i], layer) == 0) return;
+    if (*count < 8) snprintf(list[(*count)++], 80, "%s", layer);
+}
+
+static void on_progress(const GoferPullProgress *p, void *data) {
+    struct pull_seen *seen = data;
+    seen->calls++;
+    if (strcmp(p->status, "Pull complete") == 0) remember(seen->complete, &seen->complete_count, p->layer);
+    if (strcmp(p->status, "Downloading") == 0 && p->total > 0) {
+        remember(seen->downloading, &seen->downloading_count, p->layer);
+        if (p->current < 0 || p->current > p->total) seen->sizes_ok = false;
+    }
+}
+
+static void a_pull_reports_progress_per_layer(GoferEngine *engine) {
+    const char *multilayer = getenv("GOFER_TEST_MULTILAYER_IMAGE");
+    CHECK(multilayer != NULL, "GOFER_TEST_MULTILAYER_IMAGE is set by the test bed");
+    if (!multilayer) return;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "timeout 30 docker rmi -f %s >/dev/null 2>&1", multilayer);
+    if (system(cmd) != 0) { /* not present: what the test needs */ }
+    const char *command[] = {"sh", "-c", "true"};
+    GoferStartRequest req = shell_request(new_name(), command);
+    req.image_name = multilayer;
+    req.registry_user = getenv("GOFER_TEST_REGISTRY_USER");
+    req.registry_pass = getenv("GOFER_TEST_REGISTRY_PASS");
+    struct pull_seen seen = {.sizes_ok = true};
+    req.pull_progress = on_progress;
+    req.pull_progress_data = &seen;
+    GoferStartResult result = {0};
+    GoferError *err = NULL;
+    GoferStatus st = gofer_engine_start(engine, &req, &result, &err);
+    CHECK(st == GOFER_OK, "start with progress: %s", gofer_error_message(err));
+    gofer_error_free(err);
+    gofer_start_result_clear(&result);
+    CHECK(seen.complete_count >= 2, "two layers complete, saw %d in %d calls", seen.complete_count, seen.calls);
+    for (int i = 0; i < seen.complete_count; i++) {
+        bool reported = false;
+        for (int j = 0; j < seen.downloading_count; j++) reported |= strcmp(seen.complete[i], seen.downloading[j]) == 0;
+        CHECK(reported, "layer %s reported its download with sizes", seen.complete[i]);
+    }
+    CHECK(seen.sizes_ok, "0 <= current <= total");
+    if (system(cmd) != 0) { /* best effort */ }
+}
+
 int main(void) {
     atexit(clean_up);
     GoferEngine *engine = NULL;
@@ -260,6 +317,7 @@ int main(void) {
     a_memory_hog_is_oom_killed(engine);
     a_wait_is_ended_from_another_thread(engine);
     log_frames_say_their_stream(engine);
+    a_pull_reports_progress_per_layer(engine);
     gofer_engine_free(engine);
     return check_summary("ffi_task");
 }

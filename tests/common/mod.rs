@@ -30,6 +30,8 @@ pub struct Bed {
     pub user: String,
     pub pass: String,
     pub private_image: String,
+    /// Three layers, in the registry only: its pull reports progress per layer.
+    pub multilayer_image: String,
 }
 
 pub fn bed() -> Bed {
@@ -45,6 +47,7 @@ pub fn bed() -> Bed {
         user: get("GOFER_TEST_REGISTRY_USER"),
         pass: get("GOFER_TEST_REGISTRY_PASS"),
         private_image: get("GOFER_TEST_PRIVATE_IMAGE"),
+        multilayer_image: get("GOFER_TEST_MULTILAYER_IMAGE"),
     }
 }
 

@@ -85,6 +85,19 @@ type StartContainerRequest struct {
 	// Privileged runs the container with every device and capability and no confinement: a
 	// security decision of the caller.
 	Privileged bool
+	// PullProgress, when set, is called with every message of the image's pull as it comes, on
+	// the goroutine that called StartContainer, before it returns. If it panics, the panic is
+	// recovered, it is not called again, and the start goes on.
+	PullProgress func(PullProgress)
+}
+
+// PullProgress is one message of an image pull's progress, as the engine reports it per layer.
+type PullProgress struct {
+	Layer  string // the layer's short ID, or the tag for messages about the whole image; may be ""
+	Status string // "Pulling fs layer", "Downloading", "Extracting", "Pull complete"...
+	// Bytes done and in all; -1 when the engine does not say.
+	Current int64
+	Total   int64
 }
 
 // Resources limits what a container may use; a zero field means no limit.

@@ -22,7 +22,7 @@ use gofer_scheduler::runtime;
 use gofer_scheduler::{
     AttachContainerRequest, Attachment, BlockingEngine, DockerOptions, EngineConfig, EngineType, Error, ErrorKind,
     GetLogsRequest, GetStateRequest, GetStateResponse, LogCloser, LogReader as CoreLogReader, Mount, MountKind,
-    Networking, RegistryAuth, Resources, StartContainerRequest, StopContainerRequest, TlsFiles, WaitContainerRequest,
+    Networking, PullProgress, RegistryAuth, Resources, StartContainerRequest, StopContainerRequest, TlsFiles, WaitContainerRequest,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -88,14 +88,28 @@ type Hook<'a> = &'a (dyn Fn() -> gofer_scheduler::Result<()> + Sync);
 
 /// Runs a blocking core call with the GIL released and the interrupt hook in place.
 fn interruptible<T: Send>(py: Python<'_>, call: impl FnOnce(Hook<'_>) -> gofer_scheduler::Result<T> + Send) -> PyResult<T> {
+    interruptible_with(py, |hook, _| call(hook))
+}
+
+/// [`interruptible`], for a call that also runs Python code of its own (a callback): an
+/// exception that must abandon the call (Ctrl-C's `KeyboardInterrupt` may be raised there, as
+/// anywhere in Python code) goes into the slot it is given, and the hook then ends the call.
+fn interruptible_with<T: Send>(
+    py: Python<'_>,
+    call: impl FnOnce(Hook<'_>, &Mutex<Option<PyErr>>) -> gofer_scheduler::Result<T> + Send,
+) -> PyResult<T> {
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let interrupted = || Error::new(ErrorKind::InvalidState, "interrupted");
     let hook = || {
+        if lock(&raised).is_some() {
+            return Err(interrupted());
+        }
         Python::attach(|py| py.check_signals()).map_err(|e| {
             *lock(&raised) = Some(e);
-            Error::new(ErrorKind::InvalidState, "interrupted")
+            interrupted()
         })
     };
-    let result = py.detach(|| call(&hook));
+    let result = py.detach(|| call(&hook, &raised));
     if let Some(exception) = lock(&raised).take() {
         return Err(exception);
     }
@@ -195,7 +209,12 @@ impl Engine {
     /// `(url, container_id, image_id)`. `resources` is `(memory, cpus, pids_limit, shm_size)`,
     /// `mounts` a list of `(kind, source, target, read_only, tmpfs_size)`, kind one of "bind",
     /// "volume", "tmpfs".
-    #[pyo3(signature = (id, image, env, registry_auth, always_pull, port, entrypoint, command, resources, mounts, working_dir, user, labels, privileged))]
+    ///
+    /// `progress`, if given, is called with `(layer, status, current, total)` for every message
+    /// of the image's pull (the byte counts None when the engine does not say). An `Exception`
+    /// it raises is reported as unraisable (`sys.unraisablehook`) and it is not called again;
+    /// any other (`KeyboardInterrupt`) abandons the start and is raised.
+    #[pyo3(signature = (id, image, env, registry_auth, always_pull, port, entrypoint, command, resources, mounts, working_dir, user, labels, privileged, progress=None))]
     #[allow(clippy::too_many_arguments)] // the request, field by field
     fn start_container(
         &self,
@@ -214,6 +233,7 @@ impl Engine {
         user: Option<String>,
         labels: Option<BTreeMap<String, String>>,
         privileged: bool,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<(String, String, String)> {
         let networking = match port {
             None => None,
@@ -241,7 +261,28 @@ impl Engine {
             privileged,
         };
         let engine = self.engine.get(py)?;
-        let response = interruptible(py, |hook| engine.interruptible(hook).start_container(request))?;
+        let response = interruptible_with(py, |hook, raised| {
+            let calls = engine.interruptible(hook);
+            let Some(callback) = progress else { return calls.start_container(request) };
+            let mut failed = false;
+            let mut report = |update: &PullProgress| {
+                if failed {
+                    return;
+                }
+                Python::attach(|py| {
+                    let update = (update.layer.as_str(), update.status.as_str(), update.current, update.total);
+                    if let Err(e) = callback.call1(py, update) {
+                        failed = true;
+                        if e.is_instance_of::<pyo3::exceptions::PyException>(py) {
+                            e.write_unraisable(py, Some(callback.bind(py)));
+                        } else {
+                            *lock(raised) = Some(e);
+                        }
+                    }
+                })
+            };
+            calls.start_container_with_progress(request, &mut report)
+        })?;
         Ok((response.url, response.container_id, response.image_id))
     }
 

@@ -33,6 +33,7 @@ class Bed:
         self.user = values["GOFER_TEST_REGISTRY_USER"]
         self.password = values["GOFER_TEST_REGISTRY_PASS"]
         self.private_image = values["GOFER_TEST_PRIVATE_IMAGE"]
+        self.multilayer_image = values["GOFER_TEST_MULTILAYER_IMAGE"]
         self.docker_config = values.get("DOCKER_CONFIG", str(ROOT / "target/testbed/docker-config"))
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 import pytest
 from conftest import Bed, docker, run, sh
 
-from gofer_scheduler import ContainerState, DockerEngine, NoSuchImage, RegistryAuth
+from gofer_scheduler import ContainerState, DockerEngine, NoSuchImage, PullProgress, RegistryAuth
 
 
 def auth(bed: Bed) -> RegistryAuth:
@@ -47,3 +47,52 @@ def test_unknown_tag_or_repository_is_no_such_image(engine: DockerEngine, bed: B
     ):
         with pytest.raises(NoSuchImage, match="^scheduler: docker image not found"):
             engine.start_container(new_name(), image, registry_auth=auth(bed), command=sh("true"))
+
+
+def test_a_pull_reports_its_progress_per_layer(engine: DockerEngine, bed: Bed, new_name: Callable[[], str]) -> None:
+    docker(bed, "rmi", "-f", bed.multilayer_image, check=False)
+    seen: List[PullProgress] = []
+    engine.start_container(
+        new_name(), bed.multilayer_image, registry_auth=auth(bed), command=sh("true"), progress=seen.append
+    )
+    complete = {p.layer for p in seen if p.status == "Pull complete"}
+    assert len(complete) >= 2, f"two layers of random bytes are fetched: {seen}"
+    for layer in complete:
+        sizes = [(p.current, p.total) for p in seen if p.layer == layer and p.status == "Downloading"]
+        assert sizes and all(c is not None and t is not None and 0 <= c <= t for c, t in sizes), (layer, sizes)
+    assert all(isinstance(p, PullProgress) for p in seen)
+    docker(bed, "rmi", "-f", bed.multilayer_image, check=False)
+
+
+def test_a_progress_callback_that_raises_is_reported_and_the_start_goes_on(
+    engine: DockerEngine, bed: Bed, new_name: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docker(bed, "rmi", "-f", bed.multilayer_image, check=False)
+    reported: List[BaseException] = []
+    monkeypatch.setattr("sys.unraisablehook", lambda u: reported.append(u.exc_value))
+    calls = []
+
+    def buggy(progress: PullProgress) -> None:
+        calls.append(progress)
+        raise ValueError("a caller's bug")
+
+    name = new_name()
+    engine.start_container(name, bed.multilayer_image, registry_auth=auth(bed), command=sh("true"), progress=buggy)
+    assert len(calls) == 1, "a callback that raised is not called again"
+    assert [type(e) for e in reported] == [ValueError]
+    assert engine.wait_container(name).state == ContainerState.EXITED
+    docker(bed, "rmi", "-f", bed.multilayer_image, check=False)
+
+
+def test_a_keyboard_interrupt_in_the_progress_callback_abandons_the_start(
+    engine: DockerEngine, bed: Bed, new_name: Callable[[], str]
+) -> None:
+    docker(bed, "rmi", "-f", bed.multilayer_image, check=False)
+
+    def interrupted(progress: PullProgress) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.start_container(
+            new_name(), bed.multilayer_image, registry_auth=auth(bed), command=sh("true"), progress=interrupted
+        )

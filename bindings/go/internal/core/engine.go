@@ -11,6 +11,13 @@ package core
 /*
 #include <stdlib.h>
 #include "gofer_scheduler.h"
+
+// progress.go's exported callback, under the library's callback type (cgo drops the const).
+// Not static: Go takes its address, which cgo cannot do for a static function.
+extern void goferGoPullProgress(GoferPullProgress *progress, void *data);
+void gofer_go_pull_progress(const GoferPullProgress *progress, void *data) {
+	goferGoPullProgress((GoferPullProgress *)progress, data);
+}
 */
 import "C"
 
@@ -181,6 +188,12 @@ func (e *Engine) StartContainer(req scheduler.StartContainerRequest) (scheduler.
 	creq.privileged = C.bool(req.Privileged)
 	if a.err != nil {
 		return scheduler.StartContainerResponse{}, a.err
+	}
+	if req.PullProgress != nil {
+		data, release := newProgressData(req.PullProgress)
+		defer release()
+		creq.pull_progress = (*[0]byte)(C.gofer_go_pull_progress)
+		creq.pull_progress_data = data
 	}
 
 	var result C.GoferStartResult

@@ -76,7 +76,7 @@ func loadBed() (map[string]string, error) {
 		}
 	}
 	for _, k := range []string{"GOFER_TEST_IMAGE", "GOFER_TEST_ENTRYPOINT_IMAGE", "GOFER_TEST_REGISTRY",
-		"GOFER_TEST_REGISTRY_USER", "GOFER_TEST_REGISTRY_PASS", "GOFER_TEST_PRIVATE_IMAGE", "DOCKER_CONFIG"} {
+		"GOFER_TEST_REGISTRY_USER", "GOFER_TEST_REGISTRY_PASS", "GOFER_TEST_PRIVATE_IMAGE", "GOFER_TEST_MULTILAYER_IMAGE", "DOCKER_CONFIG"} {
 		if vars[k] == "" {
 			return nil, fmt.Errorf("%s: %s is missing", path, k)
 		}

@@ -189,3 +189,48 @@ func TestLogFramesTagStdoutAndStderrInOrder(t *testing.T) {
 		t.Fatalf("frames %q", got.String())
 	}
 }
+
+// A pull reports each layer it fetches, with its bytes, as it goes; a callback that panics is
+// recovered, not called again, and the start goes on.
+func TestPullProgressReportsEachLayer(t *testing.T) {
+	image := bed["GOFER_TEST_MULTILAYER_IMAGE"]
+	auth := &scheduler.RegistryAuth{User: bed["GOFER_TEST_REGISTRY_USER"], Pass: bed["GOFER_TEST_REGISTRY_PASS"]}
+	dockerCLI(t, false, "rmi", "-f", image)
+	t.Cleanup(func() { dockerCLI(t, false, "rmi", "-f", image) })
+
+	var seen []scheduler.PullProgress
+	req := shell(name(t), "true")
+	req.ImageName, req.RegistryAuth = image, auth
+	req.PullProgress = func(p scheduler.PullProgress) { seen = append(seen, p) }
+	start(t, req)
+	complete, sized := map[string]bool{}, map[string]bool{}
+	for _, p := range seen {
+		switch {
+		case p.Status == "Pull complete":
+			complete[p.Layer] = true
+		case p.Status == "Downloading" && p.Total > 0:
+			sized[p.Layer] = true
+			if p.Current < 0 || p.Current > p.Total {
+				t.Errorf("%s: %d of %d bytes", p.Layer, p.Current, p.Total)
+			}
+		}
+	}
+	if len(complete) < 2 {
+		t.Fatalf("two layers of random bytes are fetched; saw %+v", seen)
+	}
+	for layer := range complete {
+		if !sized[layer] {
+			t.Errorf("layer %s did not report its download's bytes; saw %+v", layer, seen)
+		}
+	}
+
+	dockerCLI(t, true, "rmi", "-f", image)
+	calls := 0
+	req = shell(name(t), "true")
+	req.ImageName, req.RegistryAuth = image, auth
+	req.PullProgress = func(scheduler.PullProgress) { calls++; panic("a caller's bug") }
+	start(t, req)
+	if calls != 1 {
+		t.Fatalf("a callback that panicked was called %d times", calls)
+	}
+}

@@ -21,6 +21,7 @@ from ._engine import (
     LogSource,
     LogStream,
     Mount,
+    PullProgress,
     RegistryAuth,
     Seconds,
     StartResult,
@@ -47,7 +48,7 @@ from ._native import __version__
 # Tracebacks and reprs name the public path (gofer_scheduler.NoSuchContainer), which is also
 # where pickle finds the classes.
 for _name in ("Attachment", "Bind", "ContainerInfo", "ContainerState", "DockerEngine", "LogFrames", "LogSource",
-              "LogStream", "Mount", "RegistryAuth", "StartResult", "StateResult", "TLSFiles", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
+              "LogStream", "Mount", "PullProgress", "RegistryAuth", "StartResult", "StateResult", "TLSFiles", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
               "EngineError", "InternalError", "InvalidArgument", "InvalidState", "NoSuchContainer", "NoSuchImage",
               "SchedulerError", "Timeout"):
     globals()[_name].__module__ = __name__
@@ -70,6 +71,7 @@ __all__ = [
     "LogSource",
     "LogStream",
     "Mount",
+    "PullProgress",
     "NoSuchContainer",
     "NoSuchImage",
     "RegistryAuth",

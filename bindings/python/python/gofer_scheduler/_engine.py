@@ -7,7 +7,7 @@ import io
 import os
 import socket
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native
 
@@ -217,6 +217,18 @@ class TLSFiles:
         return f"TLSFiles(ca={self.ca!r}, cert={self.cert!r}, key={self.key!r})"
 
 
+class PullProgress(NamedTuple):
+    """One message of an image pull's progress, as the engine reports it per layer."""
+
+    #: The layer's short ID, or the tag for messages about the whole image; may be ``""``.
+    layer: str
+    #: ``"Pulling fs layer"``, ``"Downloading"``, ``"Extracting"``, ``"Pull complete"``...
+    status: str
+    #: Bytes done and in all; ``None`` when the engine does not say.
+    current: Optional[int]
+    total: Optional[int]
+
+
 class RegistryAuth:
     """Credentials for the image's registry. ``repr()`` never shows the password."""
 
@@ -312,6 +324,7 @@ class DockerEngine:
         user: Optional[str] = None,
         labels: Optional[Mapping[str, str]] = None,
         privileged: bool = False,
+        progress: Optional[Callable[[PullProgress], object]] = None,
     ) -> StartResult:
         """Runs ``image`` as a container named ``id``, replacing one of that name.
 
@@ -325,6 +338,11 @@ class DockerEngine:
         ``mounts``: ``Bind``, ``Volume`` and ``Tmpfs`` mounts. ``working_dir``, ``user``
         (``"1000"``, ``"1000:1000"``), ``labels`` (never the library's own). ``privileged`` runs
         the container with every device and capability: a security decision of the caller.
+
+        ``progress``, if given, is called with a ``PullProgress`` for every message of the
+        image's pull, as it comes, in this thread, before the call returns. An ``Exception`` it
+        raises goes to ``sys.unraisablehook`` (the start goes on, without calling it again);
+        ``KeyboardInterrupt`` abandons the start.
         """
         if registry_auth is not None and not isinstance(registry_auth, RegistryAuth):
             raise TypeError(f"registry_auth must be a RegistryAuth, not {type(registry_auth).__name__}")
@@ -346,6 +364,7 @@ class DockerEngine:
             user,
             None if labels is None else dict(labels),
             privileged,
+            None if progress is None else lambda *message: progress(PullProgress(*message)),
         )
         return StartResult(url, container_id, image_id)
 

@@ -1,7 +1,7 @@
 # Stubs of the native module (bindings/python/src/lib.rs). Checked against the built module by
 # mypy.stubtest in the test suite. Use the public classes of gofer_scheduler instead.
 
-from typing import Dict, List, Optional, Sequence, Mapping, Tuple, final
+from typing import Callable, Dict, List, Optional, Sequence, Mapping, Tuple, final
 
 __all__ = ["__version__", "Engine", "LogReader", "Session", "error_kinds"]
 
@@ -39,6 +39,7 @@ class Engine:
         user: Optional[str],
         labels: Optional[Mapping[str, str]],
         privileged: bool,
+        progress: Optional[Callable[[str, str, Optional[int], Optional[int]], object]] = None,
     ) -> Tuple[str, str, str]: ...
     def stop_container(self, id: str, timeout: float) -> None: ...
     def get_state(self, id: str) -> Tuple[str, int, bool, Optional[int], Optional[int]]: ...
