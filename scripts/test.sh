@@ -8,6 +8,7 @@
 #   6. the Python wheel (built with maturin, installed in a fresh venv, pytest);
 #   6b. the install a user makes: the C library under a prefix, built against with pkg-config
 #      only, and a Go module outside the checkout (scripts/test-install.sh);
+#   6c. the engine suites against Podman's Docker API (scripts/test-podman.sh);
 #   7. the reliability suite, quick profile (scripts/test-reliability.sh: daemon faults on a
 #      private dockerd, load, leaks, hostile input, secrets; docs/reliability.md);
 #   8. the benchmark's quick profile (scripts/bench.sh --quick: every client and operation once,
@@ -46,6 +47,7 @@ suite "C tests" scripts/test-c.sh
 [[ -x scripts/test-go.sh ]] && suite "Go binding" scripts/test-go.sh
 [[ -x scripts/test-python.sh ]] && suite "Python wheel" scripts/test-python.sh
 suite "Install (C prefix, Go outside the checkout)" scripts/test-install.sh
+suite "Podman (the engine suites over its Docker API)" scripts/test-podman.sh
 suite "Reliability (quick profile)" scripts/test-reliability.sh
 suite "Benchmarks (quick smoke run)" timeout 1800 scripts/bench.sh --quick
 

@@ -197,6 +197,8 @@ down() {
   fi
   # The private engines in network namespaces (TLS, swarm) and their bridge.
   "$ROOT/scripts/netns-engine.sh" all down || true
+  # The Podman service of scripts/test-podman.sh, if one was left running.
+  "$ROOT/scripts/podman.sh" stop >/dev/null 2>&1 || true
   stop_pidfile registry.pid docker-registry
   stop_pidfile dockerd.pid dockerd
   rm -f "$ENV_FILE"   # its facts no longer hold

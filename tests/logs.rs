@@ -221,7 +221,7 @@ impl CuttableProxy {
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 let task = tokio::spawn(async move {
-                    let mut engine = tokio::net::UnixStream::connect("/var/run/docker.sock").await.unwrap();
+                    let mut engine = tokio::net::UnixStream::connect(engine_socket()).await.unwrap();
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
                 });
                 registry.lock().unwrap().push(task.abort_handle());

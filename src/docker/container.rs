@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use bollard::models::{ContainerCreateBody, HostConfig, MountTmpfsOptions, MountType, PortBinding};
 use serde::Deserialize;
 
-use super::errors::{success, Subject};
-use super::inspect::{inspect, state_from_inspect};
+use super::errors::{says_not_running, success, Subject};
+use super::inspect::{has_exited, inspect, state_from_inspect};
 use super::{api, image, Shared, MANAGED_LABEL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{deadline_in, Transport};
@@ -75,7 +75,7 @@ pub(crate) async fn start<T: Transport>(
 pub(crate) async fn stop<T: Transport>(t: &T, shared: &Shared, req: StopContainerRequest) -> Result<()> {
     validate::container_id("id", &req.id)?;
     let inspected = inspect(t, shared, &req.id).await?;
-    if matches!(inspected.status.as_deref(), Some("exited" | "dead")) {
+    if has_exited(inspected.status.as_deref()) {
         // Finished on its own: not cancelled, and nothing to stop.
         return Ok(());
     }
@@ -134,10 +134,10 @@ async fn signal_then_kill<T: Transport>(t: &T, full_id: &str, stop_signal: Optio
     Ok(Signalled::Stopped)
 }
 
-/// Sends `signal`; false when the container was not running (the engine's 409).
+/// Sends `signal`; false when the container was not running (see [`says_not_running`]).
 async fn kill<T: Transport>(t: &T, full_id: &str, signal: &str) -> Result<bool> {
     let answer = t.call(&api::kill_container(full_id, signal), deadline_in(t.timeout())).await?;
-    if answer.status == 409 {
+    if says_not_running(&answer) {
         return Ok(false);
     }
     success(answer, Subject::Container).map(|_| true)
@@ -186,9 +186,10 @@ fn create_body(req: &StartContainerRequest, port_key: Option<&str>) -> Container
     ContainerCreateBody {
         image: Some(req.image_name.clone()),
         env: (!env.is_empty()).then_some(env),
-        // Some(empty) is sent as [] and None is left out: the engine treats an empty
-        // entrypoint as "none" and a missing one as "the image's".
-        entrypoint: req.entrypoint.clone(),
+        // None is left out (the image's entrypoint). An empty one is sent as [""], as the docker
+        // CLI sends `--entrypoint ""`: "none" for Docker and Podman alike (Podman takes [] for
+        // "the image's").
+        entrypoint: req.entrypoint.as_ref().map(|e| if e.is_empty() { vec![String::new()] } else { e.clone() }),
         cmd: req.command.clone(),
         working_dir: req.working_dir.clone(),
         user: req.user.clone(),

@@ -2,7 +2,8 @@
 //!
 //! Decided by HTTP status, never by English text, except where the engine gives nothing else:
 //! an ambiguous ID prefix is a 500 (Docker 20.10) or a 400 (later versions) whose only mark is
-//! "Multiple IDs found". What a 404 means depends on what was asked, hence [`Subject`]
+//! "Multiple IDs found"; Podman answers some of Docker's 409s and 404s with a 500 whose words
+//! are the only mark. What a 404 means depends on what was asked, hence [`Subject`]
 //! (docs/contract.md, "Errors").
 
 use crate::error::{Error, ErrorKind};
@@ -21,6 +22,18 @@ pub(crate) enum Subject {
 }
 
 const AMBIGUOUS_MARK: &str = "Multiple IDs found";
+
+/// Podman's words for an ambiguous ID prefix, which it answers with a 404 or a 500.
+const PODMAN_AMBIGUOUS_MARK: &str = "more than one result for container ID";
+
+/// Podman's words where Docker answers 409 "is not running" (a kill of an exited container,
+/// an exec in a stopped one), in a 500.
+const PODMAN_NOT_RUNNING_MARK: &str = "container state improper";
+
+/// Whether an error answer says the container is not running: Docker's 409, Podman's 500.
+pub(crate) fn says_not_running(answer: &Answer) -> bool {
+    answer.status == 409 || (answer.status == 500 && answer_message(&answer.body).contains(PODMAN_NOT_RUNNING_MARK))
+}
 
 /// The message of an engine's error answer: the `message` of its JSON body, else the body as
 /// text (a proxy in front of the engine may answer in plain text).
@@ -58,6 +71,7 @@ pub(crate) fn success(answer: crate::http::Answer, subject: Subject) -> crate::R
 
 fn kind_for_status(status: u16, message: &str, subject: Subject) -> ErrorKind {
     match status {
+        404 | 500 if message.contains(PODMAN_AMBIGUOUS_MARK) => ErrorKind::AmbiguousContainerName,
         404 => match subject {
             Subject::Container | Subject::Exec => ErrorKind::NoSuchContainer,
             Subject::Image | Subject::Create => ErrorKind::NoSuchImage,
@@ -68,6 +82,7 @@ fn kind_for_status(status: u16, message: &str, subject: Subject) -> ErrorKind {
         // 409 on exec is "container is not running" or "is paused" (and on other requests a
         // conflict the engine explains in its message).
         409 if subject == Subject::Exec => ErrorKind::ContainerNotRunning,
+        500 if subject == Subject::Exec && message.contains(PODMAN_NOT_RUNNING_MARK) => ErrorKind::ContainerNotRunning,
         _ if subject == Subject::Image => ErrorKind::NoSuchImage,
         _ => ErrorKind::Engine,
     }
@@ -114,5 +129,16 @@ mod tests {
         let bind = answer(400, br#"{"message":"invalid mount config for type \"bind\": bind source path does not exist: /x"}"#);
         assert_eq!(from_answer(&bind, Subject::Create).kind(), ErrorKind::InvalidArgument);
         assert_eq!(from_answer(&answer(404, b""), Subject::Create).kind(), ErrorKind::NoSuchImage);
+    }
+
+    #[test]
+    fn podman_s_words_for_docker_s_statuses_are_recognised() {
+        let ambiguous = br#"{"message":"more than one result for container ID 0: container already exists"}"#;
+        assert_eq!(from_answer(&answer(404, ambiguous), Subject::Container).kind(), ErrorKind::AmbiguousContainerName);
+        assert_eq!(from_answer(&answer(500, ambiguous), Subject::Container).kind(), ErrorKind::AmbiguousContainerName);
+        let stopped = answer(500, br#"{"message":"can only create exec sessions on running containers: container state improper"}"#);
+        assert_eq!(from_answer(&stopped, Subject::Exec).kind(), ErrorKind::ContainerNotRunning);
+        assert!(says_not_running(&stopped) && says_not_running(&answer(409, b"")));
+        assert!(!says_not_running(&answer(500, b"boom")));
     }
 }

@@ -96,16 +96,17 @@ pub(crate) fn state_of(status: Option<&str>, exit_code: i64, cancelled: bool) ->
         Some("created" | "running") => (ContainerState::Running, 0),
         Some("paused") => (ContainerState::Paused, 0),
         Some("restarting") => (ContainerState::Restarting, 0),
-        Some("exited" | "dead") if cancelled => (ContainerState::Cancelled, exit_code),
-        Some("exited" | "dead") => (ContainerState::Exited, exit_code),
+        _ if has_exited(status) && cancelled => (ContainerState::Cancelled, exit_code),
+        _ if has_exited(status) => (ContainerState::Exited, exit_code),
         // "removing", a status word of a later engine, or none.
         _ => (ContainerState::Unknown, 0),
     }
 }
 
-/// Whether the engine's `status` is that of a container that has stopped for good.
+/// Whether the engine's `status` is that of a container that has stopped for good. Podman says
+/// "stopped" between the exit (its exit code known) and its cleanup, then "exited".
 pub(crate) fn has_exited(status: Option<&str>) -> bool {
-    matches!(status, Some("exited" | "dead"))
+    matches!(status, Some("exited" | "dead" | "stopped"))
 }
 
 /// Inspects container `id` (a name, a full ID or an ID prefix), decoding only what
@@ -202,6 +203,7 @@ mod tests {
         assert_eq!(s("exited", 3, false), (ContainerState::Exited, 3));
         assert_eq!(s("dead", 137, true), (ContainerState::Cancelled, 137));
         assert_eq!(s("exited", 1 << 40, false).1, 1 << 40);
+        assert_eq!(s("stopped", 3, false), (ContainerState::Exited, 3), "Podman's word before its cleanup");
         assert_eq!(s("removing", 0, false).0, ContainerState::Unknown);
         assert_eq!(s("", 0, false).0, ContainerState::Unknown);
         assert_eq!(state_of(None, 0, false).0, ContainerState::Unknown);

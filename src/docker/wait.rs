@@ -128,12 +128,30 @@ async fn wait_once<T: Transport>(t: &T, shared: &Shared, full_id: &str, not_star
         Ok(())
     })
     .await?;
+    Ok(exit_code_of(&body))
+}
+
+/// The exit code a wait answered: `StatusCode`, unless the answer also carries an `Error`, in
+/// which case its `StatusCode` is no exit code (Podman answers `{"StatusCode":0,"Error":{...
+/// "no such container"}}` for a container removed at its exit: a failed job must not read as 0).
+fn exit_code_of(body: &[u8]) -> Option<i64> {
     #[derive(Deserialize)]
     struct Waited {
         #[serde(rename = "StatusCode")]
         status_code: Option<i64>,
+        #[serde(rename = "Error")]
+        error: Option<WaitError>,
     }
-    Ok(serde_json::from_slice::<Waited>(&body).ok().and_then(|w| w.status_code))
+    #[derive(Deserialize)]
+    struct WaitError {
+        #[serde(rename = "Message", default)]
+        message: String,
+    }
+    let waited = serde_json::from_slice::<Waited>(body).ok()?;
+    match waited.error {
+        Some(e) if !e.message.is_empty() => None,
+        _ => waited.status_code,
+    }
 }
 
 /// The largest wait answer read (it is a few dozen bytes).
@@ -176,4 +194,18 @@ pub(crate) async fn list<T: Transport>(t: &T, shared: &Shared) -> Result<Vec<Con
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_code_of;
+
+    #[test]
+    fn a_wait_answer_with_an_error_has_no_exit_code() {
+        assert_eq!(exit_code_of(br#"{"StatusCode":3,"Error":null}"#), Some(3));
+        assert_eq!(exit_code_of(br#"{"StatusCode":0}"#), Some(0));
+        assert_eq!(exit_code_of(br#"{"StatusCode":0,"Error":{"Message":""}}"#), Some(0));
+        assert_eq!(exit_code_of(br#"{"StatusCode":0,"Error":{"Message":"container x does not exist in database: no such container"}}"#), None);
+        assert_eq!(exit_code_of(b"not json"), None);
+    }
 }

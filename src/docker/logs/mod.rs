@@ -32,7 +32,7 @@ use resume::{NextPass, Query};
 /// already exited is read from the file to its end, and needs neither the timestamps (which cost
 /// the engine about a fifth more time for 1 KiB lines) nor the extra request.
 fn needs_repair(status: Option<&str>) -> bool {
-    !matches!(status, Some("exited" | "dead"))
+    !super::inspect::has_exited(status)
 }
 
 /// One container's log as it is being read: the decoder, and the connection of the current pass.

@@ -17,6 +17,12 @@
 //! `tail`. Frames of stdout and stderr can be a little out of timestamp order in the log (two
 //! copiers stamp and then write), hence the margin before the last timestamp instead of the
 //! timestamp itself.
+//!
+//! Podman stamps its log lines to the second only (while it filters `since` to the
+//! nanosecond): many lines then share one timestamp, and a frame can no longer be placed by
+//! it. For such a log a pass asks from exactly the newest delivered second, without `tail`:
+//! the answer then begins with every frame of that second, and those delivered are skipped by
+//! position.
 
 use std::collections::VecDeque;
 
@@ -89,6 +95,9 @@ pub(crate) struct Resume {
     replays: u32,
     /// Whether the current pass delivered any frame.
     fresh: bool,
+    /// Whether a timestamp with a fraction of a second was seen: a log stamped to the
+    /// nanosecond, not Podman's whole seconds.
+    fine: bool,
 }
 
 /// What to do at the clean end of a pass.
@@ -111,10 +120,11 @@ impl Resume {
             return Verdict::Skip;
         }
         self.fresh = true;
+        self.fine |= nanos % 1_000_000_000 != 0;
         let newest = self.newest.map_or(nanos, |n| n.max(nanos));
         self.newest = Some(newest);
         self.recent.push_back(nanos);
-        let oldest_kept = newest.saturating_sub(MARGIN_NANOS);
+        let oldest_kept = newest.saturating_sub(self.margin());
         while self.recent.front().is_some_and(|&t| t < oldest_kept) {
             self.recent.pop_front();
         }
@@ -138,10 +148,23 @@ impl Resume {
         match self.newest {
             None => self.start(Query { since: None, tail: None }),
             Some(newest) => {
-                let since = newest.saturating_sub(MARGIN_NANOS).max(0);
+                let since = newest.saturating_sub(self.margin()).max(0);
                 let expected = self.recent.iter().filter(|&&t| t >= since).count();
-                self.start(Query { since: Some(since), tail: Some(expected + TAIL_HEADROOM) })
+                // With whole-second stamps, a `tail` could begin inside the run of frames that
+                // share the newest second, where no timestamp tells the position.
+                let tail = self.fine.then_some(expected + TAIL_HEADROOM);
+                self.start(Query { since: Some(since), tail })
             }
+        }
+    }
+
+    /// How far before the newest timestamp a pass starts: none for whole-second stamps, whose
+    /// second holds every frame stamped with it.
+    fn margin(&self) -> i64 {
+        if self.fine {
+            MARGIN_NANOS
+        } else {
+            0
         }
     }
 
@@ -244,6 +267,22 @@ mod tests {
         let first = query(&mut resume);
         assert_eq!(resume.frame(5), Verdict::Skip);
         assert_eq!(resume.next_pass(), NextPass::Replay(Query { since: first.since, tail: None }));
+    }
+
+    #[test]
+    fn a_log_stamped_to_the_second_is_asked_from_that_second_without_tail() {
+        let mut resume = Resume::default();
+        let second = 1_795_824_114_000_000_000;
+        for t in [second - 1_000_000_000, second, second, second] {
+            assert_eq!(resume.frame(t), Verdict::Deliver);
+        }
+        let replay = query(&mut resume);
+        assert_eq!(replay.parameters(), "&since=1795824114.000000000", "exactly the newest second, no tail");
+        for _ in 0..3 {
+            assert_eq!(resume.frame(second), Verdict::Skip, "the three frames of that second, by position");
+        }
+        assert_eq!(resume.frame(second), Verdict::Deliver, "a fourth of the same second is new");
+        assert_eq!(resume.frame(second + 1_000_000_000), Verdict::Deliver);
     }
 
     #[test]
