@@ -59,6 +59,9 @@ typedef enum GoferStatus {
   GOFER_INTERNAL = 10,
   // A panic was caught at the boundary (a bug in the library); the process is intact.
   GOFER_PANIC = 11,
+  // Not an error: a non-blocking call has nothing to give yet (as EAGAIN). Call it again
+  // once the handle's descriptor is readable. No error object is written.
+  GOFER_WOULD_BLOCK = 12,
 } GoferStatus;
 
 // The state of a container (the seed's `ContainerState`).
@@ -353,8 +356,8 @@ void gofer_error_free(struct GoferError *err);
 const char *gofer_status_name(int32_t status);
 
 // The text that messages of a status start with: the error kind's description ("scheduler:
-// entity not found" for GOFER_NO_SUCH_CONTAINER, ...); "" for GOFER_OK and for a value that is
-// no status. Static: never free it. The Go binding's tests compare its sentinels with these.
+// entity not found" for GOFER_NO_SUCH_CONTAINER, ...); "" for GOFER_OK, GOFER_WOULD_BLOCK and
+// a value that is no status. Static: never free it. The Go binding's tests compare its sentinels with these.
 const char *gofer_status_description(int32_t status);
 
 // Opens the logs of a container, from its start, following it until it exits. An unknown ID
@@ -364,6 +367,40 @@ enum GoferStatus gofer_engine_get_logs(const struct GoferEngine *engine,
                                        const char *id,
                                        struct GoferLogs **logs_out,
                                        struct GoferError **err_out);
+
+// Opens the logs of a container for non-blocking reads (`gofer_logs_try_read`, with
+// `gofer_logs_fd` to poll): a task of the library's runtime reads them, at most 64 KiB ahead of
+// the caller, so no thread of the caller waits. Returns at once: the opening goes on in the
+// background, and its error (GOFER_NO_SUCH_CONTAINER for an unknown ID) comes from
+// `gofer_logs_try_open` or the first read. The blocking reads work on such a stream too. On
+// success `*logs_out` receives a new stream owned by the caller, freed with `gofer_logs_free`.
+enum GoferStatus gofer_engine_get_logs_nonblocking(const struct GoferEngine *engine,
+                                                   const char *id,
+                                                   struct GoferLogs **logs_out,
+                                                   struct GoferError **err_out);
+
+// The descriptor of a non-blocking stream: readable when `gofer_logs_try_read` (or
+// `gofer_logs_try_open`) is worth calling again. Owned by the stream: poll it, never read or
+// close it. -1 for NULL or a stream opened with `gofer_engine_get_logs`.
+int gofer_logs_fd(const struct GoferLogs *logs);
+
+// Whether a non-blocking stream is open: GOFER_OK once the engine has answered the opening,
+// GOFER_WOULD_BLOCK before (poll `gofer_logs_fd`), else the opening's error. Optional: reads
+// report the same error.
+enum GoferStatus gofer_logs_try_open(const struct GoferLogs *logs, struct GoferError **err_out);
+
+// Takes up to `capacity` bytes of a non-blocking stream without waiting: GOFER_OK with
+// `*read_out` > 0 bytes, all from the stream `*stream_out` names (`stream_out` may be NULL),
+// or `*read_out` = 0 at the end of the logs; GOFER_WOULD_BLOCK when nothing is there yet
+// (`gofer_logs_fd` becomes readable when something is); else the error, after every byte that
+// came before it (the opening's error included). A stream opened with `gofer_engine_get_logs`
+// is GOFER_INVALID_STATE. `capacity` must be > 0.
+enum GoferStatus gofer_logs_try_read(const struct GoferLogs *logs,
+                                     uint8_t *buf,
+                                     size_t capacity,
+                                     size_t *read_out,
+                                     enum GoferLogStream *stream_out,
+                                     struct GoferError **err_out);
 
 // Reads up to `capacity` bytes into `buf`, blocking until some are available. On success
 // `*read_out` is the number of bytes written, and 0 means the end of the logs (the container
@@ -432,6 +469,28 @@ enum GoferStatus gofer_engine_wait_container(const struct GoferEngine *engine,
                                              const char *id,
                                              struct GoferWait **wait_out,
                                              struct GoferError **err_out);
+
+// Starts a wait for the exit of container `id` that no thread of the caller blocks on: a task
+// of the library's runtime waits, and `gofer_wait_try_result` asks for its answer, with
+// `gofer_wait_fd` to poll. Returns at once; an unknown ID is reported by the result. On success
+// `*wait_out` receives a handle owned by the caller, freed with `gofer_wait_free`.
+enum GoferStatus gofer_engine_wait_container_nonblocking(const struct GoferEngine *engine,
+                                                         const char *id,
+                                                         struct GoferWait **wait_out,
+                                                         struct GoferError **err_out);
+
+// The descriptor of a non-blocking wait: readable once `gofer_wait_try_result` has its answer
+// (and from then on). Owned by the wait: poll it, never read or close it. -1 for NULL or a
+// wait made with `gofer_engine_wait_container`.
+int gofer_wait_fd(const struct GoferWait *wait);
+
+// The answer of a non-blocking wait without waiting: GOFER_OK with the final state in
+// `*info_out` (as `gofer_wait_result`), GOFER_WOULD_BLOCK while the container runs, else the
+// wait's error (GOFER_INVALID_STATE after `gofer_wait_close`). A wait made with
+// `gofer_engine_wait_container` is GOFER_INVALID_STATE.
+enum GoferStatus gofer_wait_try_result(const struct GoferWait *wait,
+                                       struct GoferStateInfo *info_out,
+                                       struct GoferError **err_out);
 
 // Blocks until the container has exited, then writes its final state to `*info_out`: EXITED or
 // CANCELLED, the exit code, the OOM flag and the times. A container created and not yet

@@ -15,7 +15,7 @@ for src in tests/c/*.c examples/run_container.c; do
 done
 
 status=0
-for t in ffi_arguments ffi_engine ffi_task ffi_tls; do
+for t in ffi_arguments ffi_engine ffi_task ffi_ready ffi_tls; do
   echo "== C test $t (valgrind)"
   # --child-silent-after-fork: the fork test's child abandons the parent's runtime by design.
   timeout 600 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

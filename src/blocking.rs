@@ -23,6 +23,7 @@ use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Interrupt};
 use crate::error::{Error, ErrorKind, Result};
 use crate::engine::Closer;
 use crate::model::*;
+use crate::ready::{ReadyLogs, ReadyWait};
 use crate::runtime;
 
 /// Which engine to connect to, and how.
@@ -123,6 +124,19 @@ impl BlockingEngine {
     /// Waits until the container has exited (see [`Calls::wait_container`]).
     pub fn wait_container(&self, request: WaitContainerRequest) -> Result<GetStateResponse> {
         self.calls().wait_container(request)
+    }
+
+    /// The logs, read by a task of the private runtime and taken without blocking (see
+    /// [`ReadyLogs`]). Returns at once; the opening's error comes with the first read.
+    pub fn get_logs_ready(&self, request: GetLogsRequest) -> Result<ReadyLogs> {
+        crate::validate::container_id("id", &request.id)?;
+        ReadyLogs::start(self.calls().ops()?.open_log_frames(request), self.pid)
+    }
+
+    /// A wait run by a task of the private runtime, asked for without blocking (see [`ReadyWait`]).
+    pub fn wait_ready(&self, request: WaitContainerRequest) -> Result<ReadyWait> {
+        crate::validate::container_id("id", &request.id)?;
+        ReadyWait::start(self.calls().ops()?.wait_task(request), self.pid)
     }
 
     /// A wait that another thread can end (see [`Waiter`]).

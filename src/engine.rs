@@ -21,6 +21,7 @@ use crate::error::Result;
 pub use crate::http::blocking::Closer;
 pub use crate::http::blocking::Interrupt;
 use crate::model::*;
+use crate::ready::{OpenFrames, WaitFuture};
 
 /// A scheduler engine, as Gofer's `scheduler.Engine`, async.
 ///
@@ -89,6 +90,10 @@ pub trait BlockingOps: Send + Sync {
     fn wait_container(&self, request: WaitContainerRequest, interrupt: Interrupt<'_>, closer: &Closer) -> Result<GetStateResponse>;
     fn list_containers(&self, interrupt: Interrupt<'_>) -> Result<Vec<ContainerSummary>>;
     fn prune(&self, interrupt: Interrupt<'_>) -> Result<usize>;
+    /// The opening of the log as frames, for the readiness face to run on the private runtime.
+    fn open_log_frames(&self, request: GetLogsRequest) -> OpenFrames;
+    /// The wait for the exit, for the readiness face to run on the private runtime.
+    fn wait_task(&self, request: WaitContainerRequest) -> WaitFuture;
 }
 
 /// A log stream read on the caller's thread.

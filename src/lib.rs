@@ -18,6 +18,7 @@ pub mod error;
 pub mod ffi;
 mod http;
 pub mod model;
+pub mod ready;
 pub mod runtime;
 mod validate;
 
@@ -27,3 +28,4 @@ pub use engine::{Engine, Interrupt};
 pub use error::{Error, ErrorKind, Result};
 pub use http::TlsFiles;
 pub use model::*;
+pub use ready::{ReadyLogs, ReadyWait};

@@ -5,14 +5,17 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use super::attach::{self, AttachSession};
 use super::logs::LogSession;
 use super::{container, prune, wait, DockerEngine, DockerOptions, Shared};
-use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Interrupt};
+use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Engine, Interrupt};
 use crate::error::Result;
 use crate::http::blocking::{Closer, Conn};
 use crate::http::run_blocking;
 use crate::model::*;
+use crate::ready::{OpenFrames, WaitFuture};
 
 /// A [`DockerEngine`] as the blocking face holds it. A type of its own, so that a Rust caller
 /// of `DockerEngine` never meets two methods of the same name.
@@ -82,6 +85,16 @@ impl BlockingOps for BlockingDocker {
     fn prune(&self, interrupt: Interrupt<'_>) -> Result<usize> {
         let shared = self.shared();
         run_blocking(prune::prune_once(&shared.blocking.call(interrupt), shared))?
+    }
+
+    fn open_log_frames(&self, request: GetLogsRequest) -> OpenFrames {
+        let engine = self.engine.clone();
+        Box::pin(async move { Ok(engine.get_log_frames(request).await?.boxed()) })
+    }
+
+    fn wait_task(&self, request: WaitContainerRequest) -> WaitFuture {
+        let engine = self.engine.clone();
+        Box::pin(async move { engine.wait_container(request).await })
     }
 }
 

@@ -38,6 +38,9 @@ pub enum GoferStatus {
     GOFER_INTERNAL = 10,
     /// A panic was caught at the boundary (a bug in the library); the process is intact.
     GOFER_PANIC = 11,
+    /// Not an error: a non-blocking call has nothing to give yet (as EAGAIN). Call it again
+    /// once the handle's descriptor is readable. No error object is written.
+    GOFER_WOULD_BLOCK = 12,
 }
 
 impl GoferStatus {
@@ -65,7 +68,7 @@ impl GoferStatus {
     /// The kind's text that messages of this status start with; "" for `GOFER_OK`. A caught
     /// panic reads as an internal error, the kind no other status has.
     fn description(self) -> &'static str {
-        if self == GoferStatus::GOFER_OK {
+        if matches!(self, GoferStatus::GOFER_OK | GoferStatus::GOFER_WOULD_BLOCK) {
             return "";
         }
         ErrorKind::iter().find(|k| GoferStatus::of(*k) == self).unwrap_or(ErrorKind::Internal).description()
@@ -155,8 +158,8 @@ pub extern "C" fn gofer_status_name(status: i32) -> *const c_char {
 }
 
 /// The text that messages of a status start with: the error kind's description ("scheduler:
-/// entity not found" for GOFER_NO_SUCH_CONTAINER, ...); "" for GOFER_OK and for a value that is
-/// no status. Static: never free it. The Go binding's tests compare its sentinels with these.
+/// entity not found" for GOFER_NO_SUCH_CONTAINER, ...); "" for GOFER_OK, GOFER_WOULD_BLOCK and
+/// a value that is no status. Static: never free it. The Go binding's tests compare its sentinels with these.
 #[no_mangle]
 pub extern "C" fn gofer_status_description(status: i32) -> *const c_char {
     static TEXTS: OnceLock<Vec<CString>> = OnceLock::new();

@@ -59,6 +59,19 @@ pub(crate) fn guard(err_out: *mut *mut GoferError, body: impl FnOnce() -> Result
     status
 }
 
+/// [`guard`] for a non-blocking call: `Ok(false)` ("nothing yet") is `GOFER_WOULD_BLOCK`, which
+/// writes no error object.
+pub(crate) fn guard_ready(err_out: *mut *mut GoferError, body: impl FnOnce() -> Result<bool>) -> GoferStatus {
+    let mut ready = true;
+    match guard(err_out, || {
+        ready = body()?;
+        Ok(())
+    }) {
+        GoferStatus::GOFER_OK if !ready => GoferStatus::GOFER_WOULD_BLOCK,
+        status => status,
+    }
+}
+
 /// Frees a handle made by `Box::into_raw`, NULL allowed; a panic in a destructor is contained.
 pub(crate) fn free_handle<T>(ptr: *mut T) {
     if !ptr.is_null() {

@@ -1,13 +1,14 @@
 //! What a CI runner needs beyond the seed's calls, through the C ABI: the whole state of a
-//! container, a wait for its exit that another thread can end, and the list of the containers
-//! the library manages.
+//! container, a wait for its exit that another thread can end (or that no thread blocks on),
+//! and the list of the containers the library manages.
 
 use std::ffi::{c_char, CString};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{guard, handle, out_param, str_arg, write_out, GoferContainerState, GoferEngine, GoferError, GoferStatus};
+use super::{guard, guard_ready, handle, out_param, str_arg, write_out, GoferContainerState, GoferEngine, GoferError, GoferStatus};
 use crate::blocking::Waiter;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+use crate::ready::ReadyWait;
 use crate::model::*;
 
 /// A container's state: GetState's, with the OOM flag and the times. Plain values, no pointers.
@@ -64,7 +65,13 @@ pub extern "C" fn gofer_engine_get_state_info(
 /// A wait for one container's exit. Opaque. `gofer_wait_result` blocks on it; `gofer_wait_close`,
 /// from any thread, ends that wait. Freed with `gofer_wait_free`. It outlives its engine.
 pub struct GoferWait {
-    waiter: Waiter,
+    waiter: Wait,
+}
+
+/// A wait made on the caller's thread, or by a runtime task (non-blocking).
+enum Wait {
+    Blocking(Waiter),
+    Ready(ReadyWait),
 }
 
 /// Prepares a wait for the exit of container `id` (nothing is asked of the engine yet). On
@@ -82,8 +89,58 @@ pub extern "C" fn gofer_engine_wait_container(
         crate::validate::container_id("id", &id)?;
         let wait_out = out_param(wait_out, "wait_out")?;
         let waiter = engine.engine.waiter(WaitContainerRequest { id });
-        write_out(wait_out, Box::into_raw(Box::new(GoferWait { waiter })));
+        write_out(wait_out, Box::into_raw(Box::new(GoferWait { waiter: Wait::Blocking(waiter) })));
         Ok(())
+    })
+}
+
+/// Starts a wait for the exit of container `id` that no thread of the caller blocks on: a task
+/// of the library's runtime waits, and `gofer_wait_try_result` asks for its answer, with
+/// `gofer_wait_fd` to poll. Returns at once; an unknown ID is reported by the result. On success
+/// `*wait_out` receives a handle owned by the caller, freed with `gofer_wait_free`.
+#[no_mangle]
+pub extern "C" fn gofer_engine_wait_container_nonblocking(
+    engine: *const GoferEngine,
+    id: *const c_char,
+    wait_out: *mut *mut GoferWait,
+    err_out: *mut *mut GoferError,
+) -> GoferStatus {
+    guard(err_out, || {
+        let engine = handle(engine, "engine")?;
+        let id = str_arg(id, "id")?.to_owned();
+        let wait_out = out_param(wait_out, "wait_out")?;
+        let ready = engine.engine.wait_ready(WaitContainerRequest { id })?;
+        write_out(wait_out, Box::into_raw(Box::new(GoferWait { waiter: Wait::Ready(ready) })));
+        Ok(())
+    })
+}
+
+/// The descriptor of a non-blocking wait: readable once `gofer_wait_try_result` has its answer
+/// (and from then on). Owned by the wait: poll it, never read or close it. -1 for NULL or a
+/// wait made with `gofer_engine_wait_container`.
+#[no_mangle]
+pub extern "C" fn gofer_wait_fd(wait: *const GoferWait) -> std::os::fd::RawFd {
+    // SAFETY: NULL or a live handle (caller's duty).
+    match unsafe { wait.as_ref() }.map(|w| &w.waiter) {
+        Some(Wait::Ready(ready)) => ready.raw_fd(),
+        _ => -1,
+    }
+}
+
+/// The answer of a non-blocking wait without waiting: GOFER_OK with the final state in
+/// `*info_out` (as `gofer_wait_result`), GOFER_WOULD_BLOCK while the container runs, else the
+/// wait's error (GOFER_INVALID_STATE after `gofer_wait_close`). A wait made with
+/// `gofer_engine_wait_container` is GOFER_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn gofer_wait_try_result(wait: *const GoferWait, info_out: *mut GoferStateInfo, err_out: *mut *mut GoferError) -> GoferStatus {
+    guard_ready(err_out, || {
+        let Wait::Ready(ready) = &handle(wait, "wait")?.waiter else {
+            return Err(Error::new(ErrorKind::InvalidState, "this wait blocks; make it with gofer_engine_wait_container_nonblocking"));
+        };
+        let info_out = out_param(info_out, "info_out")?;
+        let Some(response) = ready.try_result()? else { return Ok(false) };
+        write_out(info_out, response.into());
+        Ok(true)
     })
 }
 
@@ -97,7 +154,10 @@ pub extern "C" fn gofer_wait_result(wait: *const GoferWait, info_out: *mut Gofer
     guard(err_out, || {
         let wait = handle(wait, "wait")?;
         let info_out = out_param(info_out, "info_out")?;
-        let response = wait.waiter.wait()?;
+        let response = match &wait.waiter {
+            Wait::Blocking(waiter) => waiter.wait()?,
+            Wait::Ready(ready) => ready.result()?,
+        };
         write_out(info_out, response.into());
         Ok(())
     })
@@ -108,8 +168,10 @@ pub extern "C" fn gofer_wait_result(wait: *const GoferWait, info_out: *mut Gofer
 #[no_mangle]
 pub extern "C" fn gofer_wait_close(wait: *const GoferWait) {
     // SAFETY: NULL or a live handle (caller's duty).
-    if let Some(wait) = unsafe { wait.as_ref() } {
-        wait.waiter.close();
+    match unsafe { wait.as_ref() }.map(|w| &w.waiter) {
+        Some(Wait::Blocking(waiter)) => waiter.close(),
+        Some(Wait::Ready(ready)) => ready.close(),
+        None => {}
     }
 }
 

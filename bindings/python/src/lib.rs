@@ -14,6 +14,8 @@
 //!   runtime belong to the parent, and tearing them down from the child could hang the child
 //!   or break the parent's connections.
 
+mod ready;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -314,6 +316,19 @@ impl Engine {
         Ok(listed.into_iter().map(|c| (c.name, c.id, state_tuple(&c.state), unix_ns(c.created_at), c.labels)).collect())
     }
 
+    /// The logs read by the library's runtime, for asyncio: returns at once (the opening's
+    /// error comes from `try_open` or the first read).
+    fn get_logs_ready(&self, py: Python<'_>, id: String) -> PyResult<ready::ReadyLogs> {
+        let logs = self.engine.get(py)?.get_logs_ready(GetLogsRequest { id }).or_raise(py)?;
+        Ok(ready::ReadyLogs::new(logs))
+    }
+
+    /// A wait run by the library's runtime, for asyncio: returns at once.
+    fn wait_ready(&self, py: Python<'_>, id: String) -> PyResult<ready::ReadyWait> {
+        let wait = self.engine.get(py)?.wait_ready(WaitContainerRequest { id }).or_raise(py)?;
+        Ok(ready::ReadyWait::new(wait))
+    }
+
     fn get_logs(&self, py: Python<'_>, id: String) -> PyResult<LogReader> {
         let engine = self.engine.get(py)?;
         let reader = interruptible(py, |hook| engine.interruptible(hook).get_logs(GetLogsRequest { id }))?;
@@ -481,6 +496,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<LogReader>()?;
     m.add_class::<Session>()?;
+    m.add_class::<ready::ReadyLogs>()?;
+    m.add_class::<ready::ReadyWait>()?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     Ok(())
 }

@@ -314,14 +314,22 @@ func (e *Engine) WaitContainer(ctx context.Context, req scheduler.WaitContainerR
 	var wait *C.GoferWait
 	err := e.call(func(ptr *C.GoferEngine) error {
 		var cerr *C.GoferError
-		return check(C.gofer_engine_wait_container(ptr, id, &wait, &cerr), cerr)
+		var status C.enum_GoferStatus
+		gated(func() { status = C.gofer_engine_wait_container_nonblocking(ptr, id, &wait, &cerr) })
+		return check(status, cerr)
 	})
 	if err != nil {
 		return unknown, err
 	}
 	defer C.gofer_wait_free(wait)
-	// The handle outlives the engine, so the blocking call needs no engine lock; a goroutine
-	// closes it when ctx is done, which wakes the call.
+	ready, err := newReadiness(C.gofer_wait_fd(wait))
+	if err != nil {
+		return unknown, err
+	}
+	defer ready.close()
+	// The library's runtime waits; this goroutine parks in the netpoller on the wait's
+	// descriptor, holding no thread. The handle outlives the engine, so no engine lock is
+	// needed; a goroutine closes it when ctx is done, which makes the descriptor readable.
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -334,10 +342,17 @@ func (e *Engine) WaitContainer(ctx context.Context, req scheduler.WaitContainerR
 	}()
 	var info C.GoferStateInfo
 	var cerr *C.GoferError
-	status := C.gofer_wait_result(wait, &info, &cerr)
+	var status C.enum_GoferStatus
+	err = ready.wait(func() bool {
+		status = C.gofer_wait_try_result(wait, &info, &cerr)
+		return status != C.GOFER_WOULD_BLOCK
+	})
 	close(done)
 	<-stopped
-	if err := check(status, cerr); err != nil {
+	if err == nil {
+		err = check(status, cerr)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return unknown, ctx.Err()
 		}
@@ -413,12 +428,18 @@ func (e *Engine) GetLogs(req scheduler.GetLogsRequest) (io.Reader, error) {
 	var logs *C.GoferLogs
 	err := e.call(func(ptr *C.GoferEngine) error {
 		var cerr *C.GoferError
-		return check(C.gofer_engine_get_logs(ptr, id, &logs, &cerr), cerr)
+		var status C.enum_GoferStatus
+		gated(func() { status = C.gofer_engine_get_logs_nonblocking(ptr, id, &logs, &cerr) })
+		return check(status, cerr)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return newLogReader(logs), nil
+	reader, err := openLogReader(logs)
+	if err != nil {
+		return nil, err // not a nil *logReader inside a non-nil io.Reader
+	}
+	return reader, nil
 }
 
 // GetLogFrames streams the container's log as frames, stdout and stderr apart, from its start
@@ -571,6 +592,10 @@ type status struct {
 
 // statuses lists every status of the library: they are contiguous from GOFER_OK, and the first
 // value without a name ends the list.
+// statusWouldBlock is not an error: the non-blocking calls' "nothing yet", handled where they
+// are made.
+const statusWouldBlock = C.GOFER_WOULD_BLOCK
+
 func statuses() []status {
 	var out []status
 	for v := 0; ; v++ {

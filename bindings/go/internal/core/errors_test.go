@@ -10,6 +10,9 @@ func TestEveryStatusOfTheLibraryHasItsGoErrorWithTheSameText(t *testing.T) {
 		t.Fatalf("statuses: %+v", all)
 	}
 	for _, s := range all[1:] {
+		if s.value == statusWouldBlock {
+			continue // not an error: the non-blocking calls' "nothing yet", handled where they are made
+		}
 		kind, ok := kinds[s.value]
 		if !ok {
 			t.Errorf("%s has no Go error", s.name)

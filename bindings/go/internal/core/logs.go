@@ -14,22 +14,46 @@ import (
 	"github.com/clintjedwards/gofer-scheduler/bindings/go/scheduler"
 )
 
-// logReader is the io.ReadCloser that GetLogs returns.
+// logReader is the io.ReadCloser that GetLogs returns. Its C stream is non-blocking: the
+// library's runtime reads the log, and a Read waiting for bytes is a goroutine parked in the
+// netpoller on the stream's descriptor, never an OS thread blocked in C.
 type logReader struct {
-	readMu sync.Mutex // one Read inside C at a time: the C stream's contract
-	mu     sync.Mutex // guards ptr and end; never held across a blocking call
+	readMu sync.Mutex // one Read at a time: the C stream's contract
+	mu     sync.Mutex // guards ptr and end; never held while a Read waits
 	ptr    *C.GoferLogs
+	ready  *readiness
 	end    error // once ptr is released, what every Read returns
 }
 
-func newLogReader(ptr *C.GoferLogs) *logReader {
-	r := &logReader{ptr: ptr}
+// openLogReader waits (in the netpoller) until the stream opened by
+// gofer_engine_get_logs_nonblocking is open, so that an unknown container fails GetLogs as it
+// always did; it owns ptr either way.
+func openLogReader(ptr *C.GoferLogs) (*logReader, error) {
+	ready, err := newReadiness(C.gofer_logs_fd(ptr))
+	if err != nil {
+		C.gofer_logs_free(ptr)
+		return nil, err
+	}
+	r := &logReader{ptr: ptr, ready: ready}
 	// A safety net for a reader dropped before its end without Close.
 	runtime.SetFinalizer(r, (*logReader).Close)
-	return r
+	var status C.enum_GoferStatus
+	var cerr *C.GoferError
+	err = ready.wait(func() bool {
+		status = C.gofer_logs_try_open(ptr, &cerr)
+		return status != C.GOFER_WOULD_BLOCK
+	})
+	if err == nil {
+		err = check(status, cerr)
+	}
+	if err != nil {
+		r.release(err)
+		return nil, err
+	}
+	return r, nil
 }
 
-// Read blocks until some log bytes are available. It returns io.EOF once the container has
+// Read waits until some log bytes are available. It returns io.EOF once the container has
 // exited and everything was read; a broken stream is a scheduler.ErrConnection error, and a
 // closed reader a scheduler.ErrInvalidState error. The end, or the error, is final: every
 // later Read returns it again.
@@ -70,13 +94,14 @@ func (r *logReader) read(p []byte, typed bool) (int, scheduler.LogStream, error)
 	var status C.enum_GoferStatus
 	var source C.enum_GoferLogStream
 	// C writes straight into p: cgo keeps Go memory in place for the duration of the call.
-	if typed {
-		status = C.gofer_logs_read_frame(ptr, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &n, &source, &cerr)
-	} else {
-		status = C.gofer_logs_read(ptr, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &n, &cerr)
-	}
+	err := r.ready.wait(func() bool {
+		status = C.gofer_logs_try_read(ptr, (*C.uint8_t)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &n, &source, &cerr)
+		return status != C.GOFER_WOULD_BLOCK
+	})
 	runtime.KeepAlive(r)
-	err := check(status, cerr)
+	if err == nil {
+		err = check(status, cerr)
+	}
 	if err == nil && n == 0 {
 		err = io.EOF
 	}
@@ -99,7 +124,7 @@ func (r *logReader) read(p []byte, typed bool) (int, scheduler.LogStream, error)
 func (r *logReader) Close() error {
 	r.mu.Lock()
 	if r.ptr != nil {
-		C.gofer_logs_close(r.ptr) // thread-safe, never blocks: wakes a Read blocked in C
+		C.gofer_logs_close(r.ptr) // thread-safe, never blocks: its descriptor wakes a waiting Read
 	}
 	r.mu.Unlock()
 	r.readMu.Lock() // the C stream may be freed only once no Read is inside it
@@ -112,6 +137,7 @@ func (r *logReader) release(end error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ptr != nil {
+		r.ready.close()
 		C.gofer_logs_free(r.ptr)
 		r.ptr, r.end = nil, end
 	}

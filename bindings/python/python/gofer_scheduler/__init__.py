@@ -11,6 +11,7 @@ The Python face of the gofer-scheduler Rust library::
         print(engine.get_state("hello"))
 """
 
+from ._aio import AsyncLogStream
 from ._engine import (
     Attachment,
     Bind,
@@ -47,7 +48,7 @@ from ._native import __version__
 
 # Tracebacks and reprs name the public path (gofer_scheduler.NoSuchContainer), which is also
 # where pickle finds the classes.
-for _name in ("Attachment", "Bind", "ContainerInfo", "ContainerState", "DockerEngine", "LogFrames", "LogSource",
+for _name in ("AsyncLogStream", "Attachment", "Bind", "ContainerInfo", "ContainerState", "DockerEngine", "LogFrames", "LogSource",
               "LogStream", "Mount", "PullProgress", "RegistryAuth", "StartResult", "StateResult", "TLSFiles", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
               "EngineError", "InternalError", "InvalidArgument", "InvalidState", "NoSuchContainer", "NoSuchImage",
               "SchedulerError", "Timeout"):
@@ -56,6 +57,7 @@ del _name
 
 __all__ = [
     "AmbiguousContainerName",
+    "AsyncLogStream",
     "Attachment",
     "Bind",
     "ContainerInfo",

@@ -27,6 +27,9 @@ class ContainerState(enum.Enum):
 
 
 if TYPE_CHECKING:
+    from ._aio import AsyncLogStream
+
+if TYPE_CHECKING:
     # The results below are tuples with attributes beside their fields (a __dict__): no other
     # base can be mixed with them. Type checkers are told so; at run time nothing is needed.
     from typing_extensions import disjoint_base
@@ -403,6 +406,24 @@ class DockerEngine:
     def get_log_frames(self, id: str) -> LogFrames:
         """The container's log as ``(LogSource, bytes)`` frames, stdout and stderr apart."""
         return LogFrames(self._native.get_logs(id))
+
+    async def get_logs_async(self, id: str) -> AsyncLogStream:
+        """``get_logs`` for asyncio: ``async for line in await engine.get_logs_async(id)``.
+
+        The library's runtime reads the log; the event loop is never blocked and no thread is
+        used per stream. Raises as ``get_logs`` does (``NoSuchContainer``) once the engine has
+        answered.
+        """
+        from . import _aio
+
+        return await _aio.open_logs(self._native.get_logs_ready(id))
+
+    async def wait_container_async(self, id: str) -> StateResult:
+        """``wait_container`` for asyncio: awaits the exit without blocking the event loop; a
+        cancelled task ends the wait."""
+        from . import _aio
+
+        return await _aio.wait(self._native.wait_ready(id))
 
     def attach_container(self, id: str, command: Sequence[str]) -> Attachment:
         """Runs ``command`` in the running container with a TTY; returns the connected socket."""
