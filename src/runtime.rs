@@ -1,6 +1,7 @@
 //! The private tokio runtime of the blocking face (C, Go, Python): it runs the periodic prune and
-//! the bridges of attach sessions to engines that are not on a unix socket. Blocking calls
-//! themselves run on the caller's thread (see `http::blocking`).
+//! the bridges of attach sessions to engines that are not on a unix socket, and the tasks of the
+//! readiness face (`crate::ready`). Blocking calls themselves run on the caller's thread (see
+//! `http::blocking`).
 //!
 //! Built lazily on first use, so that loading the library costs nothing. It is fork-aware: a
 //! forked child has none of its parent's runtime threads, so a runtime built by another process
@@ -16,8 +17,10 @@ use crate::error::{Error, ErrorKind, Result};
 /// The runtime of this process, with the pid that built it.
 static RUNTIME: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
 
-/// Two worker threads are plenty: the work is the prune's requests and the bridges' copies.
-const WORKER_THREADS: usize = 2;
+/// One worker thread: the work is I/O (the readiness face's log streams and waits, the prune's
+/// requests, the bridges' copies) and decoding, a fraction of a core even for thousands of
+/// streams; a second worker only added the cost of waking and stealing between the two.
+const WORKER_THREADS: usize = 1;
 
 /// The runtime for this process, built on first use (and again in a forked child).
 pub fn handle() -> Result<&'static tokio::runtime::Runtime> {

@@ -18,7 +18,7 @@ pub use super::closer::Closer;
 use super::codec::{self, Answer, BodyDecoder, Head, ReadBuffer, Request};
 use super::endpoint::{Endpoint, Socket};
 use super::pool::Pool;
-use super::{upgrade, Filled, Opened, Transport, Upgraded};
+use super::{upgrade, Filled, Opened, Transport, Upgraded, BEHIND, BUSY_READ_SPACING};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Runs while a blocking call waits, every [`CHECK_SLICE`]; an error abandons the call.
@@ -31,18 +31,6 @@ pub(crate) const CHECK_SLICE: Duration = Duration::from_millis(100);
 const MAX_IDLE: usize = 16;
 /// How much later than its deadline a read may end, rather than set the socket's timeout again.
 const DEADLINE_SLACK: Duration = Duration::from_millis(50);
-
-/// While a stream is busy, its reads are spaced at least this far apart. The engine writes a
-/// log line at a time, and a reader that keeps up is woken for every one: about 640 wake-ups
-/// and reads per MiB of 1 KiB lines, 5,000 with 64-byte lines, and on each the binding's own
-/// layers (a cgo call, Python's). Pausing this long before the next read lets one read take
-/// what the engine wrote meanwhile: 35 and 100 reads per MiB (C client, 2026-11-29), a third
-/// of the reader's CPU per MiB. The pause follows only a read that brought a little, and only
-/// for what is left of the spacing, so the line of a quiet container is handed over the moment
-/// it arrives, and a line of a busy one at most this much later.
-const BUSY_READ_SPACING: Duration = Duration::from_micros(500);
-/// A read that brings this much shows a reader behind the engine: the next one goes at once.
-const BEHIND: usize = 16 * 1024;
 
 /// A blocking connection with its read buffer.
 pub(crate) struct Conn {

@@ -5,7 +5,9 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -117,7 +119,7 @@ impl Endpoint {
     /// A connection to the engine on the async runtime.
     pub(crate) async fn connect_async(&self) -> io::Result<Box<dyn AsyncIo>> {
         match self {
-            Endpoint::Unix(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
+            Endpoint::Unix(path) => Ok(Box::new(super::resting::RestingUnix::connect(path).await?)),
             Endpoint::Tcp { authority, tls } => {
                 let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
                 stream.set_nodelay(true)?;
@@ -153,8 +155,24 @@ impl fmt::Display for Endpoint {
 }
 
 /// A connection of the async side.
-pub(crate) trait AsyncIo: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncIo for T {}
+pub(crate) trait AsyncIo: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Pauses between two reads of a busy stream ([`super::BUSY_READ_SPACING`]); a Unix
+    /// connection leaves the runtime's epoll set meanwhile ([`super::resting`]).
+    fn rest(&mut self, pause: Duration) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + '_>> {
+        Box::pin(async move {
+            tokio::time::sleep(pause).await;
+            Ok(())
+        })
+    }
+}
+
+impl AsyncIo for super::resting::RestingUnix {
+    fn rest(&mut self, pause: Duration) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + '_>> {
+        Box::pin(super::resting::RestingUnix::rest(self, pause))
+    }
+}
+impl AsyncIo for tokio::net::TcpStream {}
+impl AsyncIo for tokio_rustls::client::TlsStream<tokio::net::TcpStream> {}
 
 /// A blocking connection to the engine.
 pub(crate) enum Socket {

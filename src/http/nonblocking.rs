@@ -10,7 +10,7 @@ use super::blocking::{connect_error, io_error, timeout_error};
 use super::codec::{self, Answer, BodyDecoder, Head, ReadBuffer, Request};
 use super::endpoint::{AsyncIo, Endpoint};
 use super::pool::Pool;
-use super::{upgrade, Filled, Opened, Transport, Upgraded};
+use super::{upgrade, Filled, Opened, Transport, Upgraded, BEHIND, BUSY_READ_SPACING};
 use crate::error::{Error, Result};
 
 /// Idle connections kept per engine: enough for concurrent callers of one engine without piling
@@ -23,6 +23,9 @@ pub(crate) struct Conn {
     buffer: ReadBuffer,
     /// The call whose answer the connection carries, for errors while it is read.
     what: &'static str,
+    /// When the last read of a stream returned, and how much it brought (see
+    /// [`BUSY_READ_SPACING`]).
+    last_read: Option<(Instant, usize)>,
 }
 
 /// Why a request failed, and whether it may be sent again (see the blocking client's).
@@ -34,7 +37,7 @@ enum Failure {
 
 impl Conn {
     fn new(io: Box<dyn AsyncIo>) -> Self {
-        Conn { io, buffer: ReadBuffer::new(), what: "request" }
+        Conn { io, buffer: ReadBuffer::new(), what: "request", last_read: None }
     }
 
     async fn read_more(&mut self) -> io::Result<usize> {
@@ -176,11 +179,20 @@ impl Transport for Client {
 
     async fn fill(&self, conn: &mut Conn, deadline: Option<Instant>) -> Result<Filled> {
         let what = conn.what;
+        // A busy stream is read in fewer, larger pieces, as on the blocking side.
+        if let Some((at, n)) = conn.last_read {
+            if n < BEHIND {
+                if let Some(pause) = BUSY_READ_SPACING.checked_sub(at.elapsed()).filter(|d| !d.is_zero()) {
+                    conn.io.rest(pause).await.map_err(|e| io_error(what, e))?;
+                }
+            }
+        }
         let read = async { conn.read_more().await.map_err(|e| io_error(what, e)) };
         let n = match deadline {
             Some(deadline) => self.bounded(what, deadline, read).await?,
             None => read.await?,
         };
+        conn.last_read = Some((Instant::now(), n));
         Ok(if n == 0 { Filled::Eof } else { Filled::Bytes(n) })
     }
 

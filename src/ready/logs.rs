@@ -11,10 +11,11 @@ use super::{OpenFrames, Signal, Task};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{LogFrame, LogSource};
 
-/// Bytes the task reads ahead of the caller before it waits for room: small, because a busy
-/// process holds one buffer per stream, and enough to keep a fast stream flowing. (One frame of
-/// up to 64 KiB may come on top.)
-const AHEAD: usize = 64 * 1024;
+/// Bytes the task reads ahead of the caller before it waits for room: enough to keep a fast
+/// stream flowing across the hand-over to another thread (64 KiB cost a Go reader a sixth of
+/// its throughput), and bounded, because a busy process holds one buffer per stream (only a
+/// reader that falls behind fills it). One frame of up to 64 KiB may come on top.
+const AHEAD: usize = 256 * 1024;
 
 /// A container's log, read without blocking: [`ReadyLogs::try_read`] takes what the runtime
 /// task has read so far, or answers that nothing is there yet; [`ReadyLogs::raw_fd`] becomes
