@@ -70,7 +70,7 @@ pub extern "C" fn gofer_engine_get_logs(
 }
 
 /// Opens the logs of a container for non-blocking reads (`gofer_logs_try_read`, with
-/// `gofer_logs_fd` to poll): a task of the library's runtime reads them, at most 64 KiB ahead of
+/// `gofer_logs_fd` to poll): a task of the library's runtime reads them, at most 256 KiB ahead of
 /// the caller, so no thread of the caller waits. Returns at once: the opening goes on in the
 /// background, and its error (GOFER_NO_SUCH_CONTAINER for an unknown ID) comes from
 /// `gofer_logs_try_open` or the first read. The blocking reads work on such a stream too. On
