@@ -1,6 +1,6 @@
 //! The private tokio runtime of the blocking face (C, Go, Python): it runs the periodic prune and
 //! the bridges of attach sessions to engines that are not on a unix socket, and the tasks of the
-//! readiness face (`crate::ready`). Blocking calls themselves run on the caller's thread (see
+//! readiness face (the `ready` module). Blocking calls themselves run on the caller's thread (see
 //! `http::blocking`).
 //!
 //! Built lazily on first use, so that loading the library costs nothing. It is fork-aware: a

@@ -33,7 +33,7 @@ impl ReadyWait {
     pub fn try_result(&self) -> Result<Option<GetStateResponse>> {
         self.shared.check_process()?;
         match &*self.shared.lock() {
-            Some(Ok(state)) => Ok(Some(state.clone())),
+            Some(Ok(state)) => Ok(Some(*state)),
             Some(Err(e)) => Err(e.repeat()),
             None => Ok(None),
         }
