@@ -126,7 +126,8 @@ typedef struct GoferEngineOptions {
   bool prune;
   // Prune period in milliseconds; 0 means 15 minutes.
   uint64_t prune_interval_ms;
-  // The engine type: "docker" (the default, also when NULL). Borrowed for the call.
+  // The engine type: "docker" (the default, also when NULL) or "swarm" (`host` is then a
+  // swarm manager's address). Borrowed for the call.
   const char *engine_type;
   // TLS to a tcp:// or https:// engine: the CA's certificate (PEM file path). NULL: as the
   // docker CLI, TLS when DOCKER_TLS_VERIFY is set, with the files of DOCKER_CERT_PATH (else
@@ -135,6 +136,14 @@ typedef struct GoferEngineOptions {
   // The client's certificate and key (PEM file paths), both or neither; with `tls_ca` only.
   const char *tls_cert;
   const char *tls_key;
+  // Swarm only: the nodes' own engines, for attach and stop (the swarm proxies neither).
+  // `node_count` node names (a node's ID, hostname or address, as `docker node inspect`
+  // shows them) and, at the same index, their engine addresses ("tcp://10.0.0.2:2376",
+  // "unix:///..."; reached with `tls_*` too). Both arrays and their strings are borrowed for
+  // the call; NULL when `node_count` is 0. Any other engine type refuses them.
+  const char *const *node_names;
+  const char *const *node_hosts;
+  size_t node_count;
 } GoferEngineOptions;
 
 // A file system mounted into the container. Every pointer is borrowed for the call.

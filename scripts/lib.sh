@@ -4,6 +4,8 @@
 #                                   a bare PKG is checked as an installed Debian package
 #   gofer_apt_install PKG...        installs Debian packages, non-interactively and bounded
 #   gofer_busybox_rootfs DIR        fills DIR with a static busybox root file system
+#   gofer_go_env ROOT               exports what `go` needs to build the binding against the
+#                                   checkout's release library (pkg-config path, cgo flags)
 #   gofer_import_busybox IMAGE LABEL VERSION DOCKER...
 #                                   imports that root file system as IMAGE, labelled LABEL=VERSION,
 #                                   through the docker CLI command DOCKER... (e.g. `docker -H unix://...`)
@@ -66,4 +68,16 @@ gofer_import_busybox() {
     timeout 120 "$@" import -c 'CMD ["/bin/sh"]' -c "LABEL $label=$version" - "$image" >/dev/null || status=$?
   rm -rf "$r"
   return $status
+}
+
+gofer_go_env() {
+  local root=$1 stamp
+  # The binding finds the library through pkg-config: the checkout's own build here.
+  "$root/bindings/go/gen-pkgconfig.sh" "$root/target/release" >/dev/null
+  export PKG_CONFIG_PATH=$root/target/release
+  # The go command does not notice when the C library or header changes (`go help cache`), and
+  # would link a stale archive from its cache. A stamp of both in CGO_CFLAGS, which is part of
+  # its cache keys, makes it rebuild exactly when they change.
+  stamp=$(stat -c '%n %s %Y' "$root/target/release/libgofer_scheduler.a" "$root/include/gofer_scheduler.h" | sha256sum | cut -c1-16)
+  export CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DGOFER_LIB_STAMP=$stamp"
 }

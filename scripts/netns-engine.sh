@@ -5,17 +5,25 @@
 # running in the network namespace gofer-<checkout>-NAME, joined by a veth pair to a bridge of
 # ours. The namespaces have no default route: traffic goes only between them and the host.
 #
-#   scripts/netns-engine.sh NAME start [--tls]  # idempotent; prints KEY=VALUE lines:
+#   scripts/netns-engine.sh NAME start [--tls|--plain-tcp] [--load-image]
+#                                              # idempotent; prints KEY=VALUE lines:
 #                                              # HOST=unix://...  ADDR=<its IP>  [TCP=tcp://IP:2376]
 #   scripts/netns-engine.sh NAME stop           # stops the engine, removes its namespace
 #   scripts/netns-engine.sh NAME kill           # SIGKILL dockerd only (a crash)
 #   scripts/netns-engine.sh NAME host           # prints its unix:// address
 #   scripts/netns-engine.sh all down            # stops every engine, removes the bridge and rule
 #
-# Names: tls, swarm1, swarm2, swarm3 (each has a fixed address on the bridge).
+# Names: tls, swarm1, swarm2, swarm3, tcp (each has a fixed address on the bridge).
+# With --load-image the test image is copied from the default engine (docker save | docker load:
+# the same image ID on every engine, as a swarm's nodes want) instead of imported anew. The swarm
+# nodes trust the registry of scripts/swarm.sh on the bridge (<bridge IP>:5000, plain HTTP).
 # With --tls the engine also listens on tcp://<its IP>:2376 with --tlsverify; the certificates
 # (a throwaway CA, the server's with its IP and name, a client's, and a second CA that signed
 # nothing the engine trusts) are made with openssl under target/engines/tls-certs/.
+# With --plain-tcp it listens on tcp://<its IP>:2375 without TLS (TCP=...): the benchmark's
+# baseline for GetState over TLS (benches/tls_bench.py). dockerd applies its TLS settings to
+# every TCP listener it has, so the plain one is a second engine (name tcp), not a second port
+# of the TLS one.
 #
 # dockerd is started with `nsenter --net=...`, not `ip netns exec`, which mounts a fresh /sys
 # where dockerd finds no cgroups. Inside its namespace it has its own docker0 and iptables,
@@ -36,6 +44,7 @@ CID=$(( $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 10000 ))
 BRIDGE=gofer-nsb$CID
 NET=10.231.$((CID % 250 + 1))
 TLS_PORT=2376
+PLAIN_PORT=2375
 
 log() { echo "netns-engine: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -46,12 +55,13 @@ index_of() {   # the engine's host number on the bridge
     swarm1) echo 11 ;;
     swarm2) echo 12 ;;
     swarm3) echo 13 ;;
-    *) die "unknown engine name $1 (tls, swarm1, swarm2, swarm3)" ;;
+    tcp) echo 14 ;;
+    *) die "unknown engine name $1 (tls, swarm1, swarm2, swarm3, tcp)" ;;
   esac
 }
 
 NAME=${1:-}; CMD=${2:-}
-[[ -n $NAME && -n $CMD ]] || { echo "usage: $0 NAME start [--tls]|stop|kill|host, or: $0 all down" >&2; exit 2; }
+[[ -n $NAME && -n $CMD ]] || { echo "usage: $0 NAME start [--tls|--plain-tcp]|stop|kill|host, or: $0 all down" >&2; exit 2; }
 shift 2 || true
 
 if [[ $NAME != all ]]; then
@@ -134,8 +144,8 @@ make_certs() {
 }
 
 start() {
-  local tls=0
-  for a in "$@"; do [[ $a == --tls ]] && tls=1; done
+  local tls=0 load=0 plain=0
+  for a in "$@"; do [[ $a == --tls ]] && tls=1; [[ $a == --load-image ]] && load=1; [[ $a == --plain-tcp ]] && plain=1; done
   mkdir -p "$DIR" "$DATA" "$EXEC"
   gofer_need_packages dockerd=docker.io openssl=openssl nsenter=util-linux
   ensure_bridge
@@ -146,10 +156,15 @@ start() {
     listen+=(--host "tcp://$ADDR:$TLS_PORT" --tlsverify --tlscacert "$CERTS/ca.pem"
       --tlscert "$CERTS/server-cert.pem" --tlskey "$CERTS/server-key.pem")
   fi
+  # --tls=false: said explicitly, dockerd skips the 15 s pause it makes to warn of a plain listener.
+  ((plain)) && listen+=(--host "tcp://$ADDR:$PLAIN_PORT" --tls=false)
   if ! answers; then
     if [[ -z $(dockerd_pid) ]]; then
       rm -f "$SOCK"
-      echo '{}' >"$DIR/daemon.json"
+      case $NAME in
+        swarm*) echo "{\"insecure-registries\": [\"$NET.1:5000\"]}" >"$DIR/daemon.json" ;;
+        *) echo '{}' >"$DIR/daemon.json" ;;
+      esac
       log "starting dockerd $NAME in $NS ($ADDR; log: $DIR/dockerd.log)"
       setsid nohup nsenter --net="/run/netns/$NS" dockerd "${listen[@]}" \
         --data-root "$DATA" --exec-root "$EXEC" --pidfile "$PIDFILE" \
@@ -163,7 +178,14 @@ start() {
       sleep 0.2
     done
   fi
-  if [[ $(d image inspect -f "{{index .Config.Labels \"$MARK\"}}" "$IMAGE" 2>/dev/null) != "$MARK_VER" ]]; then
+  if ((load)); then
+    local want
+    want=$(timeout 30 docker image inspect -f '{{.Id}}' "$IMAGE") || die "no $IMAGE in the default engine (scripts/testbed.sh up)"
+    if [[ $(d image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null) != "$want" ]]; then
+      log "loading $IMAGE into $NAME from the default engine"
+      timeout 120 docker save "$IMAGE" | T=120 d load -q >/dev/null || die "cannot load $IMAGE into $NAME"
+    fi
+  elif [[ $(d image inspect -f "{{index .Config.Labels \"$MARK\"}}" "$IMAGE" 2>/dev/null) != "$MARK_VER" ]]; then
     log "importing $IMAGE into $NAME"
     TMPDIR=$DIR gofer_import_busybox "$IMAGE" "$MARK" "$MARK_VER" docker -H "$HOST" || die "cannot import $IMAGE"
   fi
@@ -173,6 +195,7 @@ start() {
     echo "TCP=tcp://$ADDR:$TLS_PORT"
     echo "CERTS=$CERTS"
   fi
+  if ((plain)); then echo "TCP=tcp://$ADDR:$PLAIN_PORT"; fi
 }
 
 stop() {
@@ -200,7 +223,7 @@ stop() {
 
 down_all() {
   local n
-  for n in tls swarm1 swarm2 swarm3; do
+  for n in tls swarm1 swarm2 swarm3 tcp; do
     if [[ -d $ENGINES/$n ]] || ip netns list | grep -qw "gofer-$CID-$n"; then "$0" "$n" stop; fi
   done
   iptables -D DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
@@ -217,5 +240,5 @@ case $NAME/$CMD in
   */stop) stop ;;
   */kill) pid=$(dockerd_pid) || die "no dockerd $NAME running"; kill -KILL "$pid"; wait_gone "$pid" 10 || die "dockerd $pid survived SIGKILL" ;;
   */host) echo "$HOST" ;;
-  *) echo "usage: $0 NAME start [--tls]|stop|kill|host, or: $0 all down" >&2; exit 2 ;;
+  *) echo "usage: $0 NAME start [--tls|--plain-tcp]|stop|kill|host, or: $0 all down" >&2; exit 2 ;;
 esac

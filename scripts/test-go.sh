@@ -20,16 +20,7 @@ timeout 900 scripts/testbed.sh up
 log "building the library"
 timeout 1800 cargo build --release --lib
 
-# The binding finds the library through pkg-config: the checkout's own build here.
-pc_dir=$ROOT/target/release
-bindings/go/gen-pkgconfig.sh "$pc_dir" >/dev/null
-export PKG_CONFIG_PATH=$pc_dir
-
-# The go command does not notice when the C library or header changes (`go help cache`), and
-# would link a stale archive from its cache. A stamp of both in CGO_CFLAGS, which is part of
-# its cache keys, makes it rebuild exactly when they change.
-stamp=$(stat -c '%n %s %Y' target/release/libgofer_scheduler.a include/gofer_scheduler.h | sha256sum | cut -c1-16)
-export CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DGOFER_LIB_STAMP=$stamp"
+gofer_go_env "$ROOT"
 
 cd bindings/go
 log "go vet"

@@ -9,6 +9,8 @@
 #   6b. the install a user makes: the C library under a prefix, built against with pkg-config
 #      only, and a Go module outside the checkout (scripts/test-install.sh);
 #   6c. the engine suites against Podman's Docker API (scripts/test-podman.sh);
+#   6d. the swarm engine on a swarm of three private dockerds, every face (scripts/test-swarm.sh:
+#      brings the swarm up and down itself);
 #   7. the reliability suite, quick profile (scripts/test-reliability.sh: daemon faults on a
 #      private dockerd, load, leaks, hostile input, secrets; docs/reliability.md);
 #   8. the benchmark's quick profile (scripts/bench.sh --quick: every client and operation once,
@@ -21,7 +23,7 @@ export CARGO_TERM_COLOR=never
 
 # The private engines the suites start in network namespaces (TLS, swarm) go when the run ends,
 # also when it fails; the default engine and the registry stay for the next run.
-trap 'scripts/netns-engine.sh all down >/dev/null 2>&1 || true' EXIT
+trap 'scripts/swarm.sh down >/dev/null 2>&1; scripts/netns-engine.sh all down >/dev/null 2>&1 || true' EXIT
 scripts/testbed.sh up || { echo "test bed could not be brought up"; echo "suites: 0 passed, 1 failed"; exit 1; }
 set -a; . "$(scripts/testbed.sh env)"; set +a
 
@@ -47,6 +49,7 @@ suite "C tests" scripts/test-c.sh
 [[ -x scripts/test-go.sh ]] && suite "Go binding" scripts/test-go.sh
 [[ -x scripts/test-python.sh ]] && suite "Python wheel" scripts/test-python.sh
 suite "Install (C prefix, Go outside the checkout)" scripts/test-install.sh
+suite "Swarm (three nodes, every face)" scripts/test-swarm.sh
 suite "Podman (the engine suites over its Docker API)" scripts/test-podman.sh
 suite "Reliability (quick profile)" scripts/test-reliability.sh
 suite "Benchmarks (quick smoke run)" timeout 1800 scripts/bench.sh --quick

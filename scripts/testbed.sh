@@ -195,7 +195,9 @@ down() {
       if [[ $name == gofer-test-* ]]; then log "removing container $name"; d rm -f "$id" >/dev/null || true; fi
     done < <(d ps -a --format '{{.ID}} {{.Names}}')
   fi
-  # The private engines in network namespaces (TLS, swarm) and their bridge.
+  # The swarm (its bridge registry), the private engines in network namespaces (TLS, swarm)
+  # and their bridge.
+  "$ROOT/scripts/swarm.sh" down || true
   "$ROOT/scripts/netns-engine.sh" all down || true
   # The Podman service of scripts/test-podman.sh, if one was left running.
   "$ROOT/scripts/podman.sh" stop >/dev/null 2>&1 || true

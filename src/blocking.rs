@@ -25,18 +25,28 @@ use crate::engine::Closer;
 use crate::model::*;
 use crate::ready::{ReadyLogs, ReadyWait};
 use crate::runtime;
+use crate::swarm::blocking::BlockingSwarm;
+use crate::swarm::SwarmOptions;
 
 /// Which engine to connect to, and how.
 #[derive(Clone, Debug)]
 pub enum EngineConfig {
     Docker(DockerOptions),
+    Swarm(SwarmOptions),
 }
 
 impl EngineConfig {
     pub fn engine_type(&self) -> EngineType {
         match self {
             EngineConfig::Docker(_) => EngineType::Docker,
+            EngineConfig::Swarm(_) => EngineType::Swarm,
         }
+    }
+}
+
+impl From<SwarmOptions> for EngineConfig {
+    fn from(options: SwarmOptions) -> Self {
+        EngineConfig::Swarm(options)
     }
 }
 
@@ -77,6 +87,7 @@ impl BlockingEngine {
         runtime::check_may_block()?;
         let ops: Arc<dyn BlockingOps> = match config.into() {
             EngineConfig::Docker(options) => Arc::new(BlockingDocker::connect(options, interrupt)?),
+            EngineConfig::Swarm(options) => Arc::new(BlockingSwarm::connect(options, interrupt)?),
         };
         Ok(BlockingEngine { ops: ManuallyDrop::new(ops), pid: runtime::current_pid() })
     }

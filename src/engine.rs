@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 
 use crate::error::Result;
 pub use crate::http::blocking::Closer;
@@ -94,6 +94,22 @@ pub trait BlockingOps: Send + Sync {
     fn open_log_frames(&self, request: GetLogsRequest) -> OpenFrames;
     /// The wait for the exit, for the readiness face to run on the private runtime.
     fn wait_task(&self, request: WaitContainerRequest) -> WaitFuture;
+}
+
+/// [`BlockingOps::open_log_frames`] of an engine whose async face is `engine`.
+pub(crate) fn open_log_frames<E>(engine: &E, request: GetLogsRequest) -> OpenFrames
+where
+    E: Engine + Clone + 'static,
+    E::Frames: 'static,
+{
+    let engine = engine.clone();
+    Box::pin(async move { Ok(engine.get_log_frames(request).await?.boxed()) })
+}
+
+/// [`BlockingOps::wait_task`] of an engine whose async face is `engine`.
+pub(crate) fn wait_task<E: Engine + Clone + 'static>(engine: &E, request: WaitContainerRequest) -> WaitFuture {
+    let engine = engine.clone();
+    Box::pin(async move { engine.wait_container(request).await })
 }
 
 /// A log stream read on the caller's thread.

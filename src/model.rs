@@ -12,11 +12,14 @@ use std::time::{Duration, SystemTime};
 pub const MANAGED_LABEL: &str = "dev.gofer.scheduler.managed";
 
 /// The kind of engine a scheduler drives (the seed's `EngineType`); its string is the seed's
-/// (`"docker"`). The C ABI and the bindings choose an engine by this string.
+/// (`"docker"`), `"swarm"` for Docker Swarm. The C ABI and the bindings choose an engine by
+/// this string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr, strum::EnumString)]
 #[strum(serialize_all = "lowercase")]
 pub enum EngineType {
     Docker,
+    /// Docker Swarm: every task a replicated-job service (docs/contract.md, "Swarm").
+    Swarm,
 }
 
 impl EngineType {
@@ -300,8 +303,9 @@ mod tests {
         assert_eq!(states, ["UNKNOWN", "RUNNING", "PAUSED", "RESTARTING", "EXITED", "CANCELLED"]);
         assert_eq!(EngineType::Docker.as_str(), "docker");
         assert_eq!(EngineType::parse("engine_type", "docker").unwrap(), EngineType::Docker);
+        assert_eq!(EngineType::parse("engine_type", "swarm").unwrap(), EngineType::Swarm);
         let err = EngineType::parse("engine_type", "nomad").unwrap_err();
-        assert!(err.message().starts_with("engine_type: \"nomad\" is not an engine type; known are docker"), "{err}");
+        assert!(err.message().starts_with("engine_type: \"nomad\" is not an engine type; known are docker, swarm"), "{err}");
     }
 
     #[test]

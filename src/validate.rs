@@ -4,7 +4,7 @@
 //! does not name the field. Failing here keeps the error precise and the daemon untouched.
 
 use crate::error::{Error, Result};
-use crate::model::{Mount, MountKind, RegistryAuth, Resources, StartContainerRequest, MANAGED_LABEL};
+use crate::model::{AttachContainerRequest, Mount, MountKind, RegistryAuth, Resources, StartContainerRequest, MANAGED_LABEL};
 
 /// A container name as the Docker engine accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 ///
@@ -29,6 +29,18 @@ pub fn container_id(field: &str, id: &str) -> Result<()> {
             field,
             format!("{id:?} contains {bad:?}; allowed are letters, digits, '_', '.' and '-'"),
         ));
+    }
+    Ok(())
+}
+
+/// AttachContainer's checks: the ID, and a command that names a program.
+pub fn attach_request(req: &AttachContainerRequest) -> Result<()> {
+    container_id("id", &req.id)?;
+    if req.command.is_empty() {
+        return Err(Error::invalid_argument("command", "must name a program to run"));
+    }
+    if req.command.iter().any(|a| a.contains('\0')) {
+        return Err(Error::invalid_argument("command", "an argument contains NUL"));
     }
     Ok(())
 }

@@ -21,16 +21,16 @@ const OLDEST: (u32, u32) = (1, 41);
 /// What a path segment may not hold as is: an image reference keeps its `/`, `:` and `@`.
 const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'?').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
 
-fn segment(text: &str) -> String {
+pub(crate) fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
-fn query(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn query(pairs: &[(&str, &str)]) -> String {
     // Strings only: serde_urlencoded cannot fail on them.
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
-fn json<T: serde::Serialize>(what: &str, body: &T) -> Result<Vec<u8>> {
+pub(crate) fn json<T: serde::Serialize>(what: &str, body: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(body)
         .map_err(|e| Error::new(ErrorKind::Internal, format!("{what}: cannot encode the request: {e}")).with_source(e))
 }
@@ -108,17 +108,24 @@ pub(crate) fn pull_image(image: &str, auth: Option<&RegistryAuth>) -> Result<Req
     let (repository, tag) = split_image_reference(image);
     let mut request = Request::post("image pull", format!("/images/create?{}", query(&[("fromImage", repository), ("tag", tag)])));
     if let Some(auth) = auth {
-        let credentials = DockerCredentials {
-            username: Some(auth.user.clone()),
-            password: Some(auth.pass.clone()),
-            serveraddress: Some(registry_of(repository).to_owned()),
-            ..Default::default()
-        };
-        // URL-safe, as the engine decodes it (bollard's standard alphabet would garble a
-        // password whose encoding holds '+' or '/', and the engine would then pull anonymously).
-        request.registry_auth = Some(base64::engine::general_purpose::URL_SAFE.encode(json("image pull", &credentials)?));
+        request.registry_auth = Some(registry_auth(image, auth)?);
     }
     Ok(request)
+}
+
+/// The `X-Registry-Auth` value for `image`'s registry: on a pull, and on a swarm service create
+/// (the swarm hands it to the node that pulls).
+pub(crate) fn registry_auth(image: &str, auth: &RegistryAuth) -> Result<String> {
+    let (repository, _) = split_image_reference(image);
+    let credentials = DockerCredentials {
+        username: Some(auth.user.clone()),
+        password: Some(auth.pass.clone()),
+        serveraddress: Some(registry_of(repository).to_owned()),
+        ..Default::default()
+    };
+    // URL-safe, as the engine decodes it (bollard's standard alphabet would garble a password
+    // whose encoding holds '+' or '/', and the engine would then pull anonymously).
+    Ok(base64::engine::general_purpose::URL_SAFE.encode(json("registry credentials", &credentials)?))
 }
 
 /// The registry host of a repository, as the docker CLI puts it in the auth config.

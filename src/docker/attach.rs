@@ -31,13 +31,7 @@ pub struct AttachSession {
 
 /// Runs the command of `req` in its container with a TTY and connects to it.
 pub(crate) async fn attach<T: Transport>(t: &T, shared: &Arc<Shared>, req: AttachContainerRequest) -> Result<AttachSession> {
-    validate::container_id("id", &req.id)?;
-    if req.command.is_empty() {
-        return Err(Error::invalid_argument("command", "must name a program to run"));
-    }
-    if req.command.iter().any(|a| a.contains('\0')) {
-        return Err(Error::invalid_argument("command", "an argument contains NUL"));
-    }
+    validate::attach_request(&req)?;
     #[derive(Deserialize)]
     struct Created {
         #[serde(rename = "Id")]

@@ -5,12 +5,10 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-
 use super::attach::{self, AttachSession};
-use super::logs::LogSession;
+use super::logs::{ContainerLog, LogSession, LogTarget};
 use super::{container, prune, wait, DockerEngine, DockerOptions, Shared};
-use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Engine, Interrupt};
+use crate::engine::{BlockingLogs, BlockingOps, BlockingSession, Interrupt};
 use crate::error::Result;
 use crate::http::blocking::{Closer, Conn};
 use crate::http::run_blocking;
@@ -63,7 +61,7 @@ impl BlockingOps for BlockingDocker {
         let closer = Arc::new(Closer::default());
         let call = shared.blocking.call(interrupt).closed_by(&closer);
         let session = run_blocking(LogSession::open(&call, shared, request))??;
-        Ok(Box::new(DockerLogs { session, shared: shared.clone(), closer }))
+        Ok(reader(session, shared, closer))
     }
 
     fn attach_container(&self, request: AttachContainerRequest, interrupt: Interrupt<'_>) -> Result<Box<dyn BlockingSession>> {
@@ -88,24 +86,28 @@ impl BlockingOps for BlockingDocker {
     }
 
     fn open_log_frames(&self, request: GetLogsRequest) -> OpenFrames {
-        let engine = self.engine.clone();
-        Box::pin(async move { Ok(engine.get_log_frames(request).await?.boxed()) })
+        crate::engine::open_log_frames(&self.engine, request)
     }
 
     fn wait_task(&self, request: WaitContainerRequest) -> WaitFuture {
-        let engine = self.engine.clone();
-        Box::pin(async move { engine.wait_container(request).await })
+        crate::engine::wait_task(&self.engine, request)
     }
 }
 
+/// The blocking face's reader of an opened log session of any target: `shared`'s blocking
+/// client, `closer` the close of the call that opened it.
+pub(crate) fn reader<G: LogTarget + 'static>(session: LogSession<Conn, G>, shared: &Arc<Shared>, closer: Arc<Closer>) -> Box<dyn BlockingLogs> {
+    Box::new(DockerLogs { session, shared: shared.clone(), closer })
+}
+
 /// A log session read on the caller's thread.
-struct DockerLogs {
-    session: LogSession<Conn>,
+struct DockerLogs<G: LogTarget = ContainerLog> {
+    session: LogSession<Conn, G>,
     shared: Arc<Shared>,
     closer: Arc<Closer>,
 }
 
-impl BlockingLogs for DockerLogs {
+impl<G: LogTarget> BlockingLogs for DockerLogs<G> {
     fn read(&mut self, out: &mut [u8], wait: Option<Duration>, interrupt: Interrupt<'_>, typed: bool) -> Result<Option<usize>> {
         let call = self.shared.blocking.call(interrupt).closed_by(&self.closer).waiting_at_most(wait);
         run_blocking(self.session.read(&call, out, typed))?

@@ -200,7 +200,7 @@ fn create_body(req: &StartContainerRequest, port_key: Option<&str>) -> Container
     }
 }
 
-fn engine_mount(mount: &Mount) -> bollard::models::Mount {
+pub(crate) fn engine_mount(mount: &Mount) -> bollard::models::Mount {
     let (typ, source, tmpfs_options) = match &mount.kind {
         MountKind::Bind { source } => (MountType::BIND, Some(source.clone()), None),
         MountKind::Volume { name } => (MountType::VOLUME, Some(name.clone()), None),

@@ -2,8 +2,7 @@
 //!
 //! Decided by HTTP status, never by English text, except where the engine gives nothing else:
 //! an ambiguous ID prefix is a 500 (Docker 20.10) or a 400 (later versions) whose only mark is
-//! "Multiple IDs found"; Podman answers some of Docker's 409s and 404s with a 500 whose words
-//! are the only mark. What a 404 means depends on what was asked, hence [`Subject`]
+//! "Multiple IDs found". What a 404 means depends on what was asked, hence [`Subject`]
 //! (docs/contract.md, "Errors").
 
 use crate::error::{Error, ErrorKind};
@@ -21,7 +20,9 @@ pub(crate) enum Subject {
     Engine,
 }
 
-const AMBIGUOUS_MARK: &str = "Multiple IDs found";
+/// The only marks of an ambiguous prefix: a container's ("Multiple IDs found with provided
+/// prefix"), a swarm service's or task's ("service x is ambiguous (2 matches found)", a 400).
+const AMBIGUOUS_MARKS: [&str; 2] = ["Multiple IDs found", " is ambiguous ("];
 
 /// Podman's words for an ambiguous ID prefix, which it answers with a 404 or a 500.
 const PODMAN_AMBIGUOUS_MARK: &str = "more than one result for container ID";
@@ -78,7 +79,7 @@ fn kind_for_status(status: u16, message: &str, subject: Subject) -> ErrorKind {
             Subject::Engine => ErrorKind::Engine,
         },
         400 if subject == Subject::Create => ErrorKind::InvalidArgument,
-        400 | 500 if message.contains(AMBIGUOUS_MARK) => ErrorKind::AmbiguousContainerName,
+        400 | 500 if AMBIGUOUS_MARKS.iter().any(|mark| message.contains(mark)) => ErrorKind::AmbiguousContainerName,
         // 409 on exec is "container is not running" or "is paused" (and on other requests a
         // conflict the engine explains in its message).
         409 if subject == Subject::Exec => ErrorKind::ContainerNotRunning,
@@ -114,6 +115,8 @@ mod tests {
             assert_eq!(e.message(), msg);
         }
         assert_eq!(from_status(500, "boom".into(), Subject::Container).kind(), ErrorKind::Engine);
+        let swarm = "service h is ambiguous (2 matches found)";
+        assert_eq!(from_status(400, swarm.into(), Subject::Container).kind(), ErrorKind::AmbiguousContainerName);
     }
 
     #[test]

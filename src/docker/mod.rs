@@ -6,18 +6,18 @@
 //! the caller's thread. Both clients share one address, API version and timeout, and the set of
 //! containers stopped through this engine (so that GetState can tell CANCELLED from EXITED).
 
-mod api;
-mod attach;
+pub(crate) mod api;
+pub(crate) mod attach;
 pub(crate) mod blocking;
 mod cancelled;
-mod container;
-mod errors;
+pub(crate) mod container;
+pub(crate) mod errors;
 mod image;
-mod inspect;
-mod logs;
-mod prune;
-mod stamps;
-mod wait;
+pub(crate) mod inspect;
+pub(crate) mod logs;
+pub(crate) mod prune;
+pub(crate) mod stamps;
+pub(crate) mod wait;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -80,8 +80,8 @@ impl DockerOptions {
 /// What the handles of one engine share: its clients and its cancellations. Streams and
 /// sessions hold it too, so they outlive the engine handle that opened them.
 pub(crate) struct Shared {
-    asynch: http::nonblocking::Client,
-    blocking: http::blocking::Client,
+    pub(crate) asynch: http::nonblocking::Client,
+    pub(crate) blocking: http::blocking::Client,
     /// Full IDs of containers stopped through StopContainer (see `cancelled`).
     cancelled: Mutex<Cancelled>,
 }
@@ -117,7 +117,7 @@ async fn handshake<T: Transport>(transport: &T, endpoint: &Endpoint) -> Result<S
 }
 
 /// Aborts the periodic prune when the last engine handle goes.
-struct PruneTask(tokio::task::AbortHandle);
+pub(crate) struct PruneTask(pub(crate) tokio::task::AbortHandle);
 
 impl Drop for PruneTask {
     fn drop(&mut self) {
@@ -128,7 +128,7 @@ impl Drop for PruneTask {
 /// The Docker implementation of [`Engine`]. Cloning is cheap and shares the connection.
 #[derive(Clone)]
 pub struct DockerEngine {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     _prune: Option<Arc<PruneTask>>,
 }
 

@@ -1,6 +1,7 @@
 //! Prune: the exited containers this library created, and nothing else (docs/contract.md).
 
-use std::sync::Weak;
+use std::future::Future;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,16 +13,28 @@ use crate::http::{deadline_in, Transport};
 
 /// Starts the periodic prune on `runtime`; it ends when the engine is dropped.
 pub(super) fn spawn(runtime: &tokio::runtime::Handle, shared: Weak<Shared>, interval: Duration) -> tokio::task::AbortHandle {
+    // A failed round (daemon restarting, say) is retried at the next tick; there is no caller
+    // to report it to.
+    spawn_rounds(runtime, shared, interval, |shared| async move {
+        let _ = prune_once(&shared.asynch, &shared).await;
+    })
+}
+
+/// Runs `round` on `runtime` every `interval`, for as long as `owner` (an engine's state) lives.
+pub(crate) fn spawn_rounds<S, F, R>(runtime: &tokio::runtime::Handle, owner: Weak<S>, interval: Duration, round: F) -> tokio::task::AbortHandle
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>) -> R + Send + 'static,
+    R: Future<Output = ()> + Send,
+{
     runtime
         .spawn(async move {
             let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                let Some(shared) = shared.upgrade() else { return };
-                // A failed round (daemon restarting, say) is retried at the next tick; there is
-                // no caller to report it to.
-                let _ = prune_once(&shared.asynch, &shared).await;
+                let Some(owner) = owner.upgrade() else { return };
+                round(owner).await;
             }
         })
         .abort_handle()

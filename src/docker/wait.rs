@@ -19,15 +19,25 @@ use crate::validate;
 const RETRY: Duration = Duration::from_millis(250);
 
 /// How long the engine has not answered, and whether that is longer than a wait survives.
-struct Outage {
+pub(crate) struct Outage {
     since: Option<Instant>,
     limit: Duration,
 }
 
 impl Outage {
+    /// An outage tolerated for at most `limit` (the request timeout).
+    pub(crate) fn new(limit: Duration) -> Self {
+        Outage { since: None, limit }
+    }
+
+    /// The engine answered: an outage starts again from zero.
+    pub(crate) fn over(&mut self) {
+        self.since = None;
+    }
+
     /// Lets a connection failure or a timeout pass while the engine has been away for less
     /// than the request timeout: a restarting daemon comes back within seconds.
-    fn tolerate(&mut self, e: Error) -> Result<()> {
+    pub(crate) fn tolerate(&mut self, e: Error) -> Result<()> {
         if !matches!(e.kind(), ErrorKind::Connection | ErrorKind::Timeout) || e.is_interruption() {
             return Err(e);
         }
@@ -51,7 +61,7 @@ pub(crate) async fn wait<T: Transport>(t: &T, shared: &Shared, req: WaitContaine
     // An unknown or ambiguous ID fails at once.
     let mut inspected = Some(inspect(t, shared, &req.id).await?);
     let full_id = inspected.as_ref().map(|i| i.id.clone()).unwrap_or_default();
-    let mut outage = Outage { since: None, limit: t.timeout() };
+    let mut outage = Outage::new(t.timeout());
     let mut answered: Option<i64> = None;
     loop {
         let current = match inspected.take() {
@@ -70,7 +80,7 @@ pub(crate) async fn wait<T: Transport>(t: &T, shared: &Shared, req: WaitContaine
                 }
             },
         };
-        outage.since = None;
+        outage.over();
         if has_exited(current.status.as_deref()) {
             return Ok(state_from_inspect(shared, &current));
         }

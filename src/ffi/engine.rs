@@ -9,10 +9,11 @@ use std::sync::OnceLock;
 use strum::IntoEnumIterator;
 
 use super::error::static_c_str;
-use super::{guard, handle, opt_str_arg, out_param, str_arg, write_out};
+use super::{guard, handle, opt_str_arg, opt_str_list, out_param, str_arg, write_out};
 use super::{GoferError, GoferStatus};
 use crate::blocking::{BlockingEngine, EngineConfig};
 use crate::docker::DockerOptions;
+use crate::swarm::SwarmOptions;
 use crate::http::TlsFiles;
 use crate::model::*;
 
@@ -35,7 +36,8 @@ pub struct GoferEngineOptions {
     pub prune: bool,
     /// Prune period in milliseconds; 0 means 15 minutes.
     pub prune_interval_ms: u64,
-    /// The engine type: "docker" (the default, also when NULL). Borrowed for the call.
+    /// The engine type: "docker" (the default, also when NULL) or "swarm" (`host` is then a
+    /// swarm manager's address). Borrowed for the call.
     pub engine_type: *const c_char,
     /// TLS to a tcp:// or https:// engine: the CA's certificate (PEM file path). NULL: as the
     /// docker CLI, TLS when DOCKER_TLS_VERIFY is set, with the files of DOCKER_CERT_PATH (else
@@ -44,6 +46,14 @@ pub struct GoferEngineOptions {
     /// The client's certificate and key (PEM file paths), both or neither; with `tls_ca` only.
     pub tls_cert: *const c_char,
     pub tls_key: *const c_char,
+    /// Swarm only: the nodes' own engines, for attach and stop (the swarm proxies neither).
+    /// `node_count` node names (a node's ID, hostname or address, as `docker node inspect`
+    /// shows them) and, at the same index, their engine addresses ("tcp://10.0.0.2:2376",
+    /// "unix:///..."; reached with `tls_*` too). Both arrays and their strings are borrowed for
+    /// the call; NULL when `node_count` is 0. Any other engine type refuses them.
+    pub node_names: *const *const c_char,
+    pub node_hosts: *const *const c_char,
+    pub node_count: usize,
 }
 
 /// The defaults, as C's `GoferEngineOptions o = {0};`.
@@ -142,8 +152,14 @@ fn engine_config(options: *const GoferEngineOptions) -> crate::Result<EngineConf
         None => EngineType::Docker,
         Some(name) => EngineType::parse("options.engine_type", name)?,
     };
+    let names = opt_str_list(o.node_names, o.node_count, "options.node_names")?.unwrap_or_default();
+    let hosts = opt_str_list(o.node_hosts, o.node_count, "options.node_hosts")?.unwrap_or_default();
     Ok(match engine_type {
+        EngineType::Docker if o.node_count > 0 => {
+            return Err(crate::Error::invalid_argument("options.node_count", "nodes are for the swarm engine type only"))
+        }
         EngineType::Docker => EngineConfig::Docker(docker),
+        EngineType::Swarm => EngineConfig::Swarm(SwarmOptions { manager: docker, nodes: names.into_iter().zip(hosts).collect() }),
     })
 }
 

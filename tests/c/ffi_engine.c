@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tasks.h"
 
 #define MAX_NAMES 64
 static char names[MAX_NAMES][64];
@@ -35,21 +36,11 @@ static void remove_containers(void) {
     }
 }
 
-static const char *image(void) {
-    const char *img = getenv("GOFER_TEST_IMAGE");
-    return img ? img : "gofer-test/busybox:latest";
-}
-
 /* Starts `sh -c script` under a new name; returns the name, or NULL on failure. */
 static const char *start_shell(GoferEngine *engine, const char *script) {
     const char *name = new_name();
     const char *command[] = {"sh", "-c", script};
-    GoferStartRequest req;
-    memset(&req, 0, sizeof req);
-    req.id = name;
-    req.image_name = image();
-    req.command = command;
-    req.command_count = 3;
+    GoferStartRequest req = shell_request(name, command);
     GoferError *err = NULL;
     GoferStatus st = gofer_engine_start_container(engine, &req, NULL, &err);
     CHECK(st == GOFER_OK, "start %s: %s", name, err ? gofer_error_message(err) : "");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tasks.h"
 
 #define JOBS 3
 static char names[JOBS + 1][64];
@@ -29,19 +30,9 @@ static void clean_up(void) {
     }
 }
 
-static const char *image(void) {
-    const char *img = getenv("GOFER_TEST_IMAGE");
-    return img ? img : "gofer-test/busybox:latest";
-}
-
 static bool start(GoferEngine *engine, const char *name, const char *script) {
     const char *command[] = {"sh", "-c", script};
-    GoferStartRequest req;
-    memset(&req, 0, sizeof req);
-    req.id = name;
-    req.image_name = image();
-    req.command = command;
-    req.command_count = 3;
+    GoferStartRequest req = shell_request(name, command);
     GoferError *err = NULL;
     GoferStatus st = gofer_engine_start_container(engine, &req, NULL, &err);
     CHECK(st == GOFER_OK, "start %s: %s", name, gofer_error_message(err));

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tasks.h"
 
 #define MIB (1024 * 1024)
 #define MAX_NAMES 16
@@ -37,21 +38,6 @@ static void clean_up(void) {
     }
 }
 
-static const char *image(void) {
-    const char *img = getenv("GOFER_TEST_IMAGE");
-    return img ? img : "gofer-test/busybox:latest";
-}
-
-static GoferStartRequest shell_request(const char *name, const char **command) {
-    GoferStartRequest req;
-    memset(&req, 0, sizeof req);
-    req.id = name;
-    req.image_name = image();
-    req.command = command;
-    req.command_count = 3;
-    return req;
-}
-
 /* Reads a log stream to its end into a malloc'd, NUL-terminated buffer. */
 static char *read_all(GoferLogs *logs) {
     size_t cap = 4096, len = 0;
@@ -66,18 +52,6 @@ static char *read_all(GoferLogs *logs) {
     return out;
 }
 
-static GoferStateInfo wait_for(GoferEngine *engine, const char *id) {
-    GoferStateInfo info;
-    memset(&info, 0, sizeof info);
-    GoferWait *wait = NULL;
-    GoferError *err = NULL;
-    CHECK(gofer_engine_wait_container(engine, id, &wait, NULL) == GOFER_OK, "wait handle");
-    GoferStatus st = gofer_wait_result(wait, &info, &err);
-    CHECK(st == GOFER_OK, "wait %s: %s", id, gofer_error_message(err));
-    gofer_error_free(err);
-    gofer_wait_free(wait);
-    return info;
-}
 
 static void every_start_field_reaches_the_container(GoferEngine *engine) {
     snprintf(bind_dir, sizeof bind_dir, "/tmp/gofer-test-c-bind-%d", (int)getpid());

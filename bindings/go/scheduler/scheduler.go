@@ -3,7 +3,7 @@
 //
 // The names, types and sentinel errors are those of Gofer's own scheduler package, so that
 // Gofer can swap its Docker scheduler for this one by changing imports only. The Docker
-// implementation lives in the docker subpackage.
+// implementation lives in the docker subpackage, the Docker Swarm one in the swarm subpackage.
 package scheduler
 
 import (
@@ -19,6 +19,8 @@ type EngineType string
 const (
 	// EngineDocker uses local docker instance to schedule tasks.
 	EngineDocker EngineType = "docker"
+	// EngineSwarm runs every task as a replicated-job service of a Docker Swarm.
+	EngineSwarm EngineType = "swarm"
 )
 
 // ContainerState is the state of a container as the scheduler reports it.

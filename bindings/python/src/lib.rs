@@ -26,6 +26,7 @@ use gofer_scheduler::{
     GetLogsRequest, GetStateRequest, GetStateResponse, LogCloser, LogReader as CoreLogReader, Mount, MountKind,
     Networking, PullProgress, RegistryAuth, Resources, StartContainerRequest, StopContainerRequest, TlsFiles, WaitContainerRequest,
 };
+use gofer_scheduler::SwarmOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -176,8 +177,9 @@ struct Engine {
 impl Engine {
     #[new]
     /// `tls`: `(ca, cert, key)` PEM file paths (cert and key None for none); None: as the
-    /// docker CLI (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
-    #[pyo3(signature = (*, engine_type="docker", timeout=None, prune=false, prune_interval=None, host=None, tls=None))]
+    /// docker CLI (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). `nodes` (swarm only): node → engine
+    /// address.
+    #[pyo3(signature = (*, engine_type="docker", timeout=None, prune=false, prune_interval=None, host=None, tls=None, nodes=None))]
     #[allow(clippy::too_many_arguments)] // the engine's options, one by one
     fn new(
         py: Python<'_>,
@@ -187,6 +189,7 @@ impl Engine {
         prune_interval: Option<f64>,
         host: Option<String>,
         tls: Option<(String, Option<String>, Option<String>)>,
+        nodes: Option<BTreeMap<String, String>>,
     ) -> PyResult<Self> {
         let tls = tls.map(|(ca, cert, key)| TlsFiles { ca: ca.into(), cert: cert.map(Into::into), key: key.map(Into::into) });
         let mut options = DockerOptions { host, tls, prune, ..DockerOptions::default() };
@@ -197,7 +200,11 @@ impl Engine {
             options.prune_interval = seconds("prune_interval", secs).or_raise(py)?;
         }
         let config = match EngineType::parse("engine_type", engine_type).or_raise(py)? {
+            EngineType::Docker if nodes.is_some() => {
+                return Err(Error::invalid_argument("nodes", "are for the swarm engine type only")).or_raise(py)
+            }
             EngineType::Docker => EngineConfig::Docker(options),
+            EngineType::Swarm => EngineConfig::Swarm(SwarmOptions { manager: options, nodes: nodes.unwrap_or_default() }),
         };
         let engine = interruptible(py, |hook| BlockingEngine::connect_interruptible(config, Some(hook)))?;
         Ok(Engine { engine: ProcessLocal::new("engine", Arc::new(engine)) })

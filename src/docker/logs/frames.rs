@@ -98,11 +98,17 @@ impl LogDecoder {
         self.body.at_eof()
     }
 
-    /// At the complete end of an answer: whether the log is complete or another pass is due.
+    /// Whether the decoder stands between two frames, where an answer may be abandoned without
+    /// losing part of a frame (a swarm task's followed log, closed once the task has ended).
+    pub(crate) fn between_frames(&self) -> bool {
+        matches!(self.frame, Frame::Raw | Frame::Header { len: 0, .. })
+    }
+
+    /// At the complete end of an answer (or [`LogDecoder::between_frames`], of an abandoned
+    /// one): whether the log is complete or another pass is due.
     pub(crate) fn finish_pass(&mut self) -> Result<NextPass> {
-        match self.frame {
-            Frame::Raw | Frame::Header { len: 0, .. } => {}
-            _ => return Err(bad_stream("the engine's log stream ended inside a frame")),
+        if !self.between_frames() {
+            return Err(bad_stream("the engine's log stream ended inside a frame"));
         }
         Ok(match &mut self.resume {
             Some(resume) => resume.next_pass(),

@@ -57,6 +57,9 @@ type Options struct {
 	// TLS reaches a tcp:// or https:// engine over mutual TLS; nil means as the docker CLI:
 	// TLS when DOCKER_TLS_VERIFY is set, with the files in DOCKER_CERT_PATH (else ~/.docker).
 	TLS *TLS
+	// Nodes (swarm only) maps a node (its ID, hostname or address) to its own engine's
+	// address, for attach and stop, which the swarm does not proxy.
+	Nodes map[string]string
 }
 
 // TLS names the PEM files of a TLS engine. The engine's certificate is always verified.
@@ -88,6 +91,9 @@ func New(engineType scheduler.EngineType, opts Options) (*Engine, error) {
 		if opts.TLS.Key != "" {
 			options.tls_key = a.str("TLS.Key", opts.TLS.Key)
 		}
+	}
+	if len(opts.Nodes) > 0 {
+		options.node_names, options.node_hosts, options.node_count = a.pairs("Nodes", opts.Nodes)
 	}
 	if a.err != nil {
 		return nil, a.err

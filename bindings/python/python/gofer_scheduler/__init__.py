@@ -45,11 +45,12 @@ from ._errors import (
     Timeout,
 )
 from ._native import __version__
+from ._swarm import SwarmEngine
 
 # Tracebacks and reprs name the public path (gofer_scheduler.NoSuchContainer), which is also
 # where pickle finds the classes.
 for _name in ("AsyncLogStream", "Attachment", "Bind", "ContainerInfo", "ContainerState", "DockerEngine", "LogFrames", "LogSource",
-              "LogStream", "Mount", "PullProgress", "RegistryAuth", "StartResult", "StateResult", "TLSFiles", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
+              "LogStream", "Mount", "PullProgress", "RegistryAuth", "StartResult", "StateResult", "SwarmEngine", "TLSFiles", "Tmpfs", "Volume", "AmbiguousContainerName", "ContainerNotRunning", "EngineConnectionError",
               "EngineError", "InternalError", "InvalidArgument", "InvalidState", "NoSuchContainer", "NoSuchImage",
               "SchedulerError", "Timeout"):
     globals()[_name].__module__ = __name__
@@ -81,6 +82,7 @@ __all__ = [
     "Seconds",
     "StartResult",
     "StateResult",
+    "SwarmEngine",
     "Timeout",
     "TLSFiles",
     "Tmpfs",

@@ -255,6 +255,29 @@ def _seconds(name: str, value: Seconds) -> float:
     raise TypeError(f"{name} must be seconds (int or float) or a timedelta, not {type(value).__name__}")
 
 
+def _connect(
+    engine_type: str,
+    prune: bool,
+    prune_interval: Optional[Seconds],
+    timeout: Optional[Seconds],
+    host: Optional[str],
+    tls: Optional[TLSFiles],
+    nodes: Optional[Mapping[str, str]] = None,
+) -> _native.Engine:
+    """The native engine of a type, with the options every engine class takes."""
+    if tls is not None and not isinstance(tls, TLSFiles):
+        raise TypeError(f"tls must be a TLSFiles, not {type(tls).__name__}")
+    return _native.Engine(
+        engine_type=engine_type,
+        timeout=None if timeout is None else _seconds("timeout", timeout),
+        prune=prune,
+        prune_interval=None if prune_interval is None else _seconds("prune_interval", prune_interval),
+        host=host,
+        tls=None if tls is None else (tls.ca, tls.cert, tls.key),
+        nodes=None if nodes is None else dict(nodes),
+    )
+
+
 class DockerEngine:
     """The local Docker engine (``DOCKER_HOST``, else ``/var/run/docker.sock``).
 
@@ -282,16 +305,7 @@ class DockerEngine:
         host: Optional[str] = None,
         tls: Optional[TLSFiles] = None,
     ) -> None:
-        if tls is not None and not isinstance(tls, TLSFiles):
-            raise TypeError(f"tls must be a TLSFiles, not {type(tls).__name__}")
-        self._native = _native.Engine(
-            engine_type="docker",
-            timeout=None if timeout is None else _seconds("timeout", timeout),
-            prune=prune,
-            prune_interval=None if prune_interval is None else _seconds("prune_interval", prune_interval),
-            host=host,
-            tls=None if tls is None else (tls.ca, tls.cert, tls.key),
-        )
+        self._native = _connect("docker", prune, prune_interval, timeout, host, tls)
 
     def __enter__(self) -> DockerEngine:
         return self

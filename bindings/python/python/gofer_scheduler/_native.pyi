@@ -20,6 +20,7 @@ class Engine:
         prune_interval: Optional[float] = None,
         host: Optional[str] = None,
         tls: Optional[Tuple[str, Optional[str], Optional[str]]] = None,
+        nodes: Optional[Mapping[str, str]] = None,
     ) -> Engine: ...
     @property
     def engine_type(self) -> str: ...
