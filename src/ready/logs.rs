@@ -126,6 +126,12 @@ impl ReadyLogs {
         }
     }
 
+    /// Bytes the task has read ahead and the caller has not taken yet: at most [`AHEAD`] plus
+    /// one frame. A snapshot (the task may add more at once); for monitoring and tests.
+    pub fn buffered(&self) -> usize {
+        self.pipe.lock().buffered
+    }
+
     /// Readable when [`ReadyLogs::try_read`] (or [`ReadyLogs::try_open`]) is worth calling
     /// again. Owned by this handle: do not close it.
     pub fn raw_fd(&self) -> RawFd {
