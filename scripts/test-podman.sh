@@ -62,8 +62,24 @@ skips=(
 args=()
 for name in "${skips[@]}"; do args+=(--skip "$name"); done
 
-status=0
-cargo test --release --no-fail-fast --test engine --test logs --test attach --test task --test images -- "${args[@]}" "$@" || status=$?
-cargo test --release --test engine -- --exact prune_removes_only_exited_containers_created_by_the_library "$@" || status=$?
+# A test that fails is run once more, alone: a failure that does not repeat is reported as
+# flaky (with its first output above) and does not fail the suite; one that repeats does. CI
+# once saw two tests fail here that never failed again in dozens of runs (fresh storage, fresh
+# clone, under load); the rerun keeps such a one-off from hiding the other suites' results
+# while still failing on anything Podman does wrong every time.
+tests=(--test engine --test logs --test attach --test task --test images)
+out=$ROOT/target/podman/test-output.txt
+status=0 prune=0
+cargo test --release --no-fail-fast "${tests[@]}" -- "${args[@]}" "$@" 2>&1 | tee "$out" || status=$?
+cargo test --release --test engine -- --exact prune_removes_only_exited_containers_created_by_the_library "$@" || prune=$?
+mapfile -t failed < <(sed -n 's/^test \([a-z0-9_]*\) \.\.\. FAILED$/\1/p' "$out")
+if ((status != 0 && ${#failed[@]} > 0)); then
+  echo "test-podman: failed once, run again alone: ${failed[*]}" >&2
+  if cargo test --release "${tests[@]}" -- --exact --test-threads=1 "${failed[@]}"; then
+    echo "test-podman: FLAKY against Podman (failed once, then passed alone): ${failed[*]}" >&2
+    status=0
+  fi
+fi
+((status != 0)) || status=$prune
 echo "test-podman: $((${#skips[@]} - 1)) tests skipped (see $0); $((SECONDS - started)) s; exit $status" >&2
 exit $status
