@@ -44,7 +44,7 @@ header_is_generated() {
 }
 
 suite "C header up to date" header_is_generated
-suite "Rust tests" timeout 1800 cargo test --release -p gofer-scheduler
+suite "Rust tests" timeout 1800 cargo test --release --no-fail-fast -p gofer-scheduler
 suite "C tests" scripts/test-c.sh
 [[ -x scripts/test-go.sh ]] && suite "Go binding" scripts/test-go.sh
 [[ -x scripts/test-python.sh ]] && suite "Python wheel" scripts/test-python.sh
