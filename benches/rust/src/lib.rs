@@ -112,6 +112,16 @@ impl Verifier {
             data = &data[n..];
         }
     }
+
+    /// The end of op logs, with the clock and CPU time taken at its start: dies unless the
+    /// stream carried `bytes` bytes of the pattern, else prints bytes, wall and CPU time, VmHWM.
+    pub fn report(&self, bytes: u64, t: std::time::Instant, cpu0: u64) {
+        let (wall, cpu) = (nanos(t.elapsed()), cpu_ns() - cpu0);
+        if !self.ok || self.total != bytes {
+            die(&format!("logs: {} bytes, content ok: {}", self.total, self.ok));
+        }
+        Json::default().num("bytes", self.total).num("wall_ns", wall).num("cpu_ns", cpu).num("vmhwm_kb", vmhwm_kb()).print();
+    }
 }
 
 /// User + system CPU time of the whole process (every thread), in ns.
@@ -171,12 +181,59 @@ pub fn nanos(d: Duration) -> u64 {
     d.as_nanos() as u64
 }
 
+/// The loop of the async clients' ops state and start: `skip` untimed calls, then `n` timed
+/// ones; each call's answer goes to `after` outside the timing (its check, or an untimed wait).
+/// Returns the timed calls' durations (ns).
+pub async fn timed<T, C, A>(skip: u64, n: u64, mut call: impl FnMut() -> C, mut after: impl FnMut(T) -> A) -> Vec<u64>
+where
+    C: std::future::Future<Output = T>,
+    A: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n as usize);
+    for i in 0..skip + n {
+        let t = std::time::Instant::now();
+        let answer = call().await;
+        let dt = t.elapsed();
+        after(answer).await;
+        if i >= skip {
+            samples.push(nanos(dt));
+        }
+    }
+    samples
+}
+
 /// The line sent through `cat` in round trip `i` and what comes back: the TTY's echo of it and
 /// cat's copy, both with the TTY's CR LF.
 pub fn attach_line(i: u64) -> (Vec<u8>, Vec<u8>) {
     let sent = format!("ping-{i:08}\n").into_bytes();
     let back = format!("ping-{i:08}\r\n").into_bytes();
     (sent, back)
+}
+
+/// Op attach's loop on an exec of `cat` with a TTY: `warmup`, then `n` round trips of one line
+/// written to `input`, until `read` (which appends what comes back) has brought both the TTY's
+/// echo and cat's copy; then ^D. Returns the timed round trips' durations (ns).
+pub async fn attach_rounds<W>(n: u64, warmup: u64, input: &mut W, mut read: impl AsyncFnMut(&mut Vec<u8>)) -> Vec<u64>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let mut samples = Vec::with_capacity(n as usize);
+    let mut acc = Vec::new();
+    for i in 0..warmup + n {
+        let (sent, back) = attach_line(i);
+        acc.clear();
+        let t = std::time::Instant::now();
+        input.write_all(&sent).await.unwrap_or_else(|e| die(&format!("attach write: {e}")));
+        while count(&acc, &back) < 2 {
+            read(&mut acc).await;
+        }
+        if i >= warmup {
+            samples.push(nanos(t.elapsed()));
+        }
+    }
+    let _ = input.write_all(b"\x04").await;
+    samples
 }
 
 /// Counts the occurrences of `needle` in `hay`.

@@ -73,11 +73,7 @@ fn main() {
             let mut v = Verifier::new(line);
             let (cpu0, t) = (cpu_ns(), Instant::now());
             or_die(c.logs(&id, &mut |d| v.feed(d)), "logs");
-            let (wall, cpu) = (nanos(t.elapsed()), cpu_ns() - cpu0);
-            if !v.ok || v.total != bytes {
-                die(&format!("logs: {} bytes, content ok: {}", v.total, v.ok));
-            }
-            Json::default().num("bytes", v.total).num("wall_ns", wall).num("cpu_ns", cpu).num("vmhwm_kb", vmhwm_kb()).print();
+            v.report(bytes, t, cpu0);
         }
         "attach" => {
             let id = args.str("id");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bench::*;
 use futures_util::StreamExt;
 use gofer_scheduler::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 fn or_die<T>(r: gofer_scheduler::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| die(&format!("{what}: {e}")))
@@ -41,36 +41,28 @@ async fn main() {
     let image = args.str_or("image", DEFAULT_IMAGE);
     match args.op.as_str() {
         "state" => {
-            let id = args.str("id");
-            let expect = args.num("expect_code", 0) as i64;
-            let (n, warmup) = (args.num("n", 1000), args.num("warmup", 20));
-            let mut samples = Vec::with_capacity(n as usize);
-            for i in 0..warmup + n {
-                let t = Instant::now();
-                let s = or_die(engine.get_state(GetStateRequest { id: id.clone() }).await, "state");
-                let dt = t.elapsed();
+            let (id, expect) = (args.str("id"), args.num("expect_code", 0) as i64);
+            let call = || engine.get_state(GetStateRequest { id: id.clone() });
+            let check = |s: gofer_scheduler::Result<GetStateResponse>| {
+                let s = or_die(s, "state");
                 if s.state != ContainerState::Exited || s.exit_code != expect {
                     die(&format!("state: {s:?}"));
                 }
-                if i >= warmup {
-                    samples.push(nanos(dt));
-                }
-            }
+                std::future::ready(())
+            };
+            let samples = timed(args.num("warmup", 20), args.num("n", 1000), call, check).await;
             Json::default().list("samples_ns", &samples).print();
         }
         "start" => {
-            let name = args.str("name");
-            let mut samples = Vec::new();
-            for i in 0..=args.num("n", 5) {
-                let req = start_request(&name, &image, &START_COMMAND);
-                let t = Instant::now();
-                or_die(engine.start_container(req).await, "start");
-                let dt = t.elapsed();
-                wait_exited(&engine, &name).await; // untimed
-                if i > 0 {
-                    samples.push(nanos(dt));
-                }
-            }
+            // The first start makes the container each timed start replaces: untimed; so is the
+            // wait for its exit.
+            let (name, engine) = (&args.str("name"), &engine);
+            let call = || engine.start_container(start_request(name, &image, &START_COMMAND));
+            let after = move |r: gofer_scheduler::Result<StartContainerResponse>| async move {
+                or_die(r, "start");
+                wait_exited(engine, name).await;
+            };
+            let samples = timed(1, args.num("n", 5), call, after).await;
             Json::default().list("samples_ns", &samples).print();
         }
         "logs" => {
@@ -81,11 +73,7 @@ async fn main() {
             while let Some(piece) = stream.next().await {
                 v.feed(&or_die(piece, "logs read"));
             }
-            let (wall, cpu) = (nanos(t.elapsed()), cpu_ns() - cpu0);
-            if !v.ok || v.total != args.num("bytes", 0) {
-                die(&format!("logs: {} bytes, content ok: {}", v.total, v.ok));
-            }
-            Json::default().num("bytes", v.total).num("wall_ns", wall).num("cpu_ns", cpu).num("vmhwm_kb", vmhwm_kb()).print();
+            v.report(args.num("bytes", 0), t, cpu0);
         }
         "attach" => {
             let id = args.str("id");
@@ -100,26 +88,16 @@ async fn main() {
             let std_stream = StdUnixStream::from(fd);
             std_stream.set_nonblocking(true).unwrap_or_else(|e| die(&format!("nonblocking: {e}")));
             let mut conn = tokio::net::UnixStream::from_std(std_stream).unwrap_or_else(|e| die(&format!("socket: {e}")));
-            let mut acc = Vec::new();
+            let (mut reader, mut writer) = conn.split();
             let mut chunk = vec![0u8; 4096];
-            let mut samples = Vec::new();
-            for i in 0..warmup + n {
-                let (sent, back) = attach_line(i);
-                acc.clear();
-                let t = Instant::now();
-                conn.write_all(&sent).await.unwrap_or_else(|e| die(&format!("attach write: {e}")));
-                while count(&acc, &back) < 2 {
-                    let k = conn.read(&mut chunk).await.unwrap_or_else(|e| die(&format!("attach read: {e}")));
-                    if k == 0 {
-                        die("attach: end of stream");
-                    }
-                    acc.extend_from_slice(&chunk[..k]);
+            let read = async |acc: &mut Vec<u8>| {
+                let k = reader.read(&mut chunk).await.unwrap_or_else(|e| die(&format!("attach read: {e}")));
+                if k == 0 {
+                    die("attach: end of stream");
                 }
-                if i >= warmup {
-                    samples.push(nanos(t.elapsed()));
-                }
-            }
-            let _ = conn.write_all(b"\x04").await;
+                acc.extend_from_slice(&chunk[..k]);
+            };
+            let samples = attach_rounds(n, warmup, &mut writer, read).await;
             Json::default().list("samples_ns", &samples).print();
         }
         "parallel" => {
