@@ -4,10 +4,12 @@ Run through scripts/bench.sh (which builds the clients and this venv). By hand:
 
     target/bench/venv/bin/python benches/run.py [--quick] [--out docs] [--clients raw,c,...]
 
-Each client is a program (benches/rust, benches/c, benches/go, benches/python) that runs one
-operation per invocation and prints one JSON object; this runner makes the fixtures, calls the
-clients in a rotating order each round, checks nothing hangs (every call is bounded), removes
-every gofer-bench-* container it made, and writes benchmarks.json, benchmarks.md and the plots.
+Each client is a program (benches/rust, benches/c, benches/go, benches/go-sdk, benches/python)
+that runs one operation per invocation and prints one JSON object; this runner makes the
+fixtures, calls the clients in a rotating order each round, checks nothing hangs (every call is
+bounded), removes every gofer-bench-* container it made, and writes benchmarks.json,
+benchmarks.md and the plots. The parts of their own are modules beside it: the peers and the
+limit (peers_bench, limit_bench).
 """
 
 from __future__ import annotations
@@ -27,19 +29,24 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import limit_bench
+import peers_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "target" / "bench"
 IMAGE = "gofer-test/busybox:latest"
 MIB = 1024 * 1024
 
 # Display order; "raw" is the floor every ratio is taken against.
-CLIENTS = ["raw", "rust", "c", "go", "python", "docker-py", "cli"]
+CLIENTS = ["raw", "rust", "c", "go", "python", "bollard", "go-sdk", "docker-py", "cli"]
 LABELS = {
     "raw": "raw HTTP/1.1 (floor)",
     "rust": "Rust API",
     "c": "C ABI",
     "go": "Go binding",
     "python": "Python wheel",
+    "bollard": "bollard",
+    "go-sdk": "Docker SDK for Go",
     "docker-py": "docker-py",
     "cli": "docker CLI",
 }
@@ -48,7 +55,7 @@ LIBRARY = ["rust", "c", "go", "python"]
 NOT_MEASURED = {("cli", "attach"): "needs a pseudo-terminal (docker exec -it)"}
 # The exit notice (ops wait and poll): who measures it. "poll" is Gofer's own way, GetState every
 # 500 ms, through the C ABI only; its row is compared with the raw client's wait.
-EXIT_NOTICE_CLIENTS = {"wait": ["raw"] + LIBRARY, "poll": ["c"]}
+EXIT_NOTICE_CLIENTS = {"wait": ["raw"] + LIBRARY + ["bollard", "go-sdk", "docker-py"], "poll": ["c"]}
 POLL_LABEL = "C ABI, polling every 500 ms (Gofer)"
 # The exit-notice target: a library client's median within this of the raw wait's (absolute).
 WAIT_MARGIN_MS = 2
@@ -125,6 +132,9 @@ class Clients:
             "c": [str(BENCH / "bin" / "gofer-bench-c")],
             "go": [str(BENCH / "bin" / "gofer-bench-go")],
             "python": [python, str(pyd / "bench_wheel.py")],
+            # The peers a user would pick instead (benches/peers_bench.py).
+            "bollard": [str(rel / "gofer-bench-bollard")],
+            "go-sdk": [str(BENCH / "bin" / "gofer-bench-go-sdk")],
             "docker-py": [python, str(pyd / "bench_dockerpy.py")],
             "cli": [python, str(pyd / "bench_cli.py")],
             # Not a client of its own: runs the C ABI's GetState against the raw client's, call
@@ -292,6 +302,7 @@ class Run:
         records its result under `op_key`; a failure is recorded as an error, not raised."""
         if (client, op) in NOT_MEASURED:
             return None
+        hook = limit_bench.Hook(op, client)  # dockerd's CPU around ops state and logs (the limit)
         try:
             out = self.clients.run(runner or client, op, **kw)
         except Exception as e:  # noqa: BLE001
@@ -299,6 +310,7 @@ class Run:
             self.errors.append({"op": op_key, "client": client, "round": rnd, "error": str(e)})
             self.check_daemon()
             return None
+        hook.finish(out, kw)
         out["_round"] = rnd
         self.record(op_key, client, out)
         return out
@@ -322,6 +334,8 @@ class Run:
         for c, why in self.clients.notes.items():
             log(f"  skipping {c}: {why}")
         logs_fixtures = make_fixtures(p, self.ops, self.args.keep_fixtures)
+        # dockerd's CPU while no client runs (the limit's figures include whatever else it does).
+        self.dockerd_idle = [limit_bench.idle_ms_per_s()] if any(op in self.ops for op in ("state", "logs_1k", "logs_64")) else []
         try:
             rounded = [op for op in self.ops if op in p["rounds"]]
             total = max((p["rounds"][op] for op in rounded), default=0)
@@ -349,6 +363,7 @@ class Run:
             "duration_s": round(time.time() - started),
             "load_start": [round(x, 2) for x in load_start],
             "load_end": [round(x, 2) for x in os.getloadavg()],
+            "dockerd_idle_ms_per_s": self.dockerd_idle + ([limit_bench.idle_ms_per_s()] if self.dockerd_idle else []),
         }
 
     def state_paired(self, rnd: int) -> None:
@@ -501,6 +516,9 @@ class Run:
                 }
         if "overhead" in s:
             res["overhead"] = {c: {k: v for k, v in runs[-1].items() if not k.startswith("_")} for c, runs in s["overhead"].items()}
+        limit = limit_bench.summarize(s, res)
+        if limit:
+            res["limit"] = limit
         return res
 
     def paired_ratio(self, op: str, client: str, value: Any) -> Optional[float]:
@@ -553,6 +571,8 @@ class Run:
         mem = get("logs_1k", "c", "vmhwm_mib")
         mib = get("logs_1k", "c", "mib")
         add("memory", f"peak RSS (VmHWM) of a C program reading a {mib} MiB log stream < 32 MiB", mem, 32, False, "MiB")
+        if any(c in self.clients.available() for c in ("bollard", "go-sdk", "docker-py")):
+            peers_bench.targets(res, add, LABELS, WAIT_MARGIN_MS)
         return out
 
 
@@ -601,8 +621,16 @@ def versions(python: str) -> Dict[str, str]:
         "docker_py": try_sh([python, "-c", "import docker; print(docker.__version__)"]),
         "gofer_scheduler_wheel": try_sh([python, "-c", "import gofer_scheduler; print(gofer_scheduler.__version__)"]),
         "commit": try_sh(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
+        # The peers: the Docker SDK for Go as Debian packages it, bollard as the bench crate locks it.
+        "docker_sdk_go": try_sh(["dpkg-query", "-W", "-f=${Version}", "golang-github-docker-docker-dev"]),
+        "bollard": locked_version(ROOT / "benches" / "rust" / "Cargo.lock", "bollard"),
     }
     return out
+
+
+def locked_version(lock: Path, crate: str) -> str:
+    m = re.search(rf'\nname = "{crate}"\nversion = "([^"]+)"', lock.read_text()) if lock.exists() else None
+    return m.group(1) if m else "?"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,7 +685,8 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
     A(f"- Docker Engine {v['docker_server']} (API {v['docker_api']}), CLI {v['docker_cli']}; storage "
       f"{v['storage_driver']}, logging driver {v['logging_driver']}, cgroup v{v['cgroup']}")
     A(f"- {v['rustc']}; {v['go']}; gcc {v['gcc']}; Python {v['python']}; docker-py {v['docker_py']}; "
-      f"gofer_scheduler wheel {v['gofer_scheduler_wheel']}")
+      f"gofer_scheduler wheel {v['gofer_scheduler_wheel']}; bollard {v.get('bollard', '?')}; "
+      f"Docker SDK for Go {v.get('docker_sdk_go', '?')}")
     quiet = run.get("quiet")
     A(f"- load average (1, 5, 15 min) at the start {run['load_start']}, at the end {run['load_end']}"
       + (f"; {quiet}" if quiet else ""))
@@ -766,6 +795,7 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
                 diff = "—" if label == LABELS["raw"] else signed(x["minus_raw_ms"])
                 A(f"| {label} | {x['median_ms']:,.1f} | {x['p90_ms']:,.1f} | {diff} |")
         A("")
+    L.extend(peers_bench.markdown(r, LABELS, clients))
     if "overhead" in r:
         o = r["overhead"]
         A("**overhead** — one call that does no I/O (ns per call)")
@@ -783,6 +813,7 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
         if "python" in o:
             A(f"| Python: `get_state(\"\")` → InvalidArgument raised and caught | {fmt(o['python']['ns_per_call'], 0)} |")
         A("")
+    L.extend(limit_bench.markdown(r.get("limit", {}), clients, LABELS, run.get("dockerd_idle_ms_per_s")))
     A("## Targets")
     A("")
     A("| target | measured | limit | met |")
@@ -840,7 +871,7 @@ def plots(data: Dict[str, Any], samples: Dict[str, Dict[str, List[Any]]], out: P
     import numpy as np
 
     colors = {"raw": "#222222", "rust": "#b7410e", "c": "#1f77b4", "go": "#00add8", "python": "#ffb000",
-              "docker-py": "#7f7f7f", "cli": "#9467bd"}
+              "docker-py": "#7f7f7f", "cli": "#9467bd", "bollard": "#8c564b", "go-sdk": "#2ca02c"}
     clients = [c for c in CLIENTS if c not in data["clients_skipped"]]
 
     if "state" in samples:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: every operation through every client (raw HTTP/1.1 floor, Rust API, C ABI, Go
-# binding, Python wheel, docker-py, docker CLI) on one engine, interleaved round by round.
-# Writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks-*.png.
+# binding, Python wheel; the peers bollard, Docker SDK for Go, docker-py; docker CLI) on one
+# engine, interleaved round by round. Writes docs/benchmarks.md, docs/benchmarks.json and
+# docs/benchmarks-*.png.
 #
 #   scripts/bench.sh            # full profile (~20 min on 2 cores): waits first for a quiet machine
 #   scripts/bench.sh --quick    # a few minutes (CI: keeps the suite working; not a measurement);
@@ -51,6 +52,17 @@ stamp=$(stat -c '%n %s %Y' target/release/libgofer_scheduler.a include/gofer_sch
 bindings/go/gen-pkgconfig.sh target/release >/dev/null
 (cd benches/go && PKG_CONFIG_PATH=$ROOT/target/release CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DGOFER_LIB_STAMP=$stamp" \
   timeout 900 go build -o "$OUT/bin/gofer-bench-go" .)
+# A peer: the Docker SDK for Go as Debian ships it (20.10.24), which builds in GOPATH mode only.
+log "building the Docker SDK for Go's client (benches/go-sdk, a peer)"
+if gofer_need_packages golang-github-docker-docker-dev; then
+  # The helpers it shares with the Go binding's client, under their module path in our GOPATH.
+  shared=$OUT/gopath/src/github.com/clintjedwards/gofer-scheduler/benches/go
+  mkdir -p "$shared" && ln -sfn "$ROOT/benches/go/benchlib" "$shared/benchlib"
+  (cd benches/go-sdk && GO111MODULE=off GOFLAGS= GOPATH=$OUT/gopath:/usr/share/gocode CGO_ENABLED=0 \
+    timeout 900 go build -o "$OUT/bin/gofer-bench-go-sdk" .) || log "the Docker SDK client did not build: its rows are skipped"
+else
+  log "golang-github-docker-docker-dev did not install: the Docker SDK's rows are skipped"
+fi
 
 VENV=$OUT/venv
 if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import docker, matplotlib, numpy' 2>/dev/null; then

@@ -10,7 +10,7 @@ import time
 import docker
 from docker.errors import NotFound
 
-from benchlib import (IMAGE, PARALLEL_COMMAND, PARALLEL_OUTPUT, START_COMMAND, START_ENV, Args,
+from benchlib import (IMAGE, PARALLEL_COMMAND, PARALLEL_OUTPUT, START_COMMAND, START_ENV, WAIT_COMMAND, Args,
                       Verifier, attach_line, cpu_ns, die, emit, now, samples, vmhwm_kb)
 
 MANAGED = {"dev.gofer.scheduler.managed": "true"}
@@ -122,6 +122,20 @@ def main() -> None:
         for th in threads:
             th.join()
         emit({"containers": workers * cycles, "wall_ns": now() - t})
+    elif op == "wait":
+        # The exit notice: start <prefix>-<i> (untimed), Container.wait() (the engine's wait
+        # endpoint, condition not-running), note the wall-clock time of knowing.
+        prefix = args.str("prefix")
+        knew, names = [], []
+        for i in range(args.num("n", 3)):
+            name = f"{prefix}-{i}"
+            start(client, name, image, WAIT_COMMAND)
+            answer = client.containers.get(name).wait(condition="not-running")
+            knew.append(time.time_ns())
+            if answer.get("StatusCode") != 0:
+                die(f"wait: {answer}")
+            names.append(name)
+        emit({"knew_ns": knew, "names": names})
     else:
         die(f"unknown op {op}")
 

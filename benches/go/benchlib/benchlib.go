@@ -1,5 +1,7 @@
-// Package benchlib is what the Go clients of the benchmark suite share (the binding's,
-// benches/go, so far). Standard library only. Arguments are key=value pairs after the op; the output is one JSON object on stdout
+// Package benchlib is what the Go clients of the benchmark suite share: the binding's
+// (benches/go, a module) and the Docker SDK's (benches/go-sdk, built in GOPATH mode, which finds
+// this package through a link that scripts/bench.sh makes under its GOPATH). Standard library
+// only. Arguments are key=value pairs after the op; the output is one JSON object on stdout
 // (see benches/run.py).
 package benchlib
 
