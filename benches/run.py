@@ -9,7 +9,8 @@ that runs one operation per invocation and prints one JSON object; this runner m
 fixtures, calls the clients in a rotating order each round, checks nothing hangs (every call is
 bounded), removes every gofer-bench-* container it made, and writes benchmarks.json,
 benchmarks.md and the plots. The parts of their own are modules beside it: the peers and the
-limit (peers_bench, limit_bench).
+limit (peers_bench, limit_bench), read sizes, scale, TLS (readsize_bench, scale_bench,
+tls_bench).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from typing import Any, Dict, List, Optional
 
 import limit_bench
 import peers_bench
+import readsize_bench
+import scale_bench
+import tls_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "target" / "bench"
@@ -254,6 +258,13 @@ def exit_stamp_ns(name: str, last_line: str = "bye") -> int:
     raise RuntimeError(f"{name}: no log line {last_line!r}")
 
 
+def readsize_bench_tools() -> Any:
+    """What benches/readsize_bench.py borrows from this runner."""
+    import types
+
+    return types.SimpleNamespace(docker=docker, log=log, line=line)
+
+
 # ---------------------------------------------------------------------------------------------
 # Statistics
 
@@ -289,7 +300,9 @@ class Run:
         self.profile = PROFILES[self.profile_name]
         self.clients = Clients(args.python, args.clients.split(",") if args.clients else None)
         self.ops = args.ops.split(",") if args.ops else ["state", "start", "attach", "logs_1k", "logs_64", "parallel", "wait",
-                                                          "poll", "overhead"]
+                                                          "poll", "readsize", "scale", "tls", "overhead"]
+        # Why GetState over TLS was not measured, if it was not (op tls).
+        self.skipped_tls: Optional[str] = None
         self.samples: Dict[str, Dict[str, List[Any]]] = {}
         self.errors: List[Dict[str, Any]] = []
 
@@ -348,6 +361,16 @@ class Run:
             if "state" in self.ops:
                 for rnd in range(p["rounds"]["state_paired"]):
                     self.state_paired(rnd)
+            # Ops of their own modules, once each (their rounds inside): read sizes, scale, TLS.
+            if "readsize" in self.ops:
+                log("readsize")
+                readsize_bench.measure(self, readsize_bench_tools(), IMAGE)
+            if "scale" in self.ops:
+                log("scale")
+                scale_bench.measure(self, 0, ROOT, IMAGE, log)
+            if "tls" in self.ops:
+                log("tls")
+                tls_bench.measure(self, ROOT, IMAGE, log)
             if "overhead" in self.ops:
                 log("overhead")
                 for client, n in p["overhead_n"].items():
@@ -516,6 +539,11 @@ class Run:
                 }
         if "overhead" in s:
             res["overhead"] = {c: {k: v for k, v in runs[-1].items() if not k.startswith("_")} for c, runs in s["overhead"].items()}
+        res.update(scale_bench.summarize(s))
+        if "readsize" in s:
+            res["readsize"] = readsize_bench.summarize(s["readsize"])
+        if "tls" in s:
+            res["tls"] = tls_bench.summarize(s["tls"])
         limit = limit_bench.summarize(s, res)
         if limit:
             res["limit"] = limit
@@ -573,6 +601,12 @@ class Run:
         add("memory", f"peak RSS (VmHWM) of a C program reading a {mib} MiB log stream < 32 MiB", mem, 32, False, "MiB")
         if any(c in self.clients.available() for c in ("bollard", "go-sdk", "docker-py")):
             peers_bench.targets(res, add, LABELS, WAIT_MARGIN_MS)
+        if "readsize" in res:
+            readsize_bench.targets(res["readsize"], add)
+        if "scale" in res or "scale_wait" in res:
+            scale_bench.targets(res, add)
+        if "tls" in res:
+            tls_bench.targets(res["tls"], add)
         return out
 
 
@@ -814,13 +848,17 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
             A(f"| Python: `get_state(\"\")` → InvalidArgument raised and caught | {fmt(o['python']['ns_per_call'], 0)} |")
         A("")
     L.extend(limit_bench.markdown(r.get("limit", {}), clients, LABELS, run.get("dockerd_idle_ms_per_s")))
+    L.extend(readsize_bench.markdown(r.get("readsize", {}), data["profile"]))
+    L.extend(scale_bench.markdown(r, data["profile"]))
+    L.extend(tls_bench.markdown(r.get("tls", {}), data.get("tls_skipped"), data["profile"]))
     A("## Targets")
     A("")
     A("| target | measured | limit | met |")
     A("|---|---:|---:|:---:|")
     for t in data["targets"]:
         unit = t["unit"]
-        val = "—" if t["value"] is None else (f"{t['value']:.2f}×" if unit == "×" else f"{fmt(t['value'], 1)} {unit}")
+        digits = 0 if isinstance(t["value"], int) else 1  # counts (threads) as they are
+        val = "—" if t["value"] is None else (f"{t['value']:.2f}×" if unit == "×" else f"{fmt(t['value'], digits)} {unit}")
         lim = f"{t['limit']}×" if unit == "×" else f"{t['limit']} {unit}"
         met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
         A(f"| {t['target']} | {val} | {lim} | {met} |")
@@ -929,7 +967,8 @@ def main() -> None:
     ap.add_argument("--out", help="where benchmarks.{json,md} and the plots go (default: docs/ for the full "
                     "profile, target/bench/quick/ for --quick, so that a quick run never replaces the committed docs)")
     ap.add_argument("--clients", help="comma-separated subset (raw is always run)")
-    ap.add_argument("--ops", help="comma-separated subset of state,start,attach,logs_1k,logs_64,parallel,wait,poll,overhead")
+    ap.add_argument("--ops", help="comma-separated subset of state,start,attach,logs_1k,logs_64,parallel,wait,poll,readsize,"
+                    "scale,tls,overhead")
     ap.add_argument("--python", default=sys.executable, help="the bench venv's python")
     ap.add_argument("--keep-fixtures", action="store_true", help="keep (and reuse) the logs containers")
     ap.add_argument("--quiet-note", default="", help="what scripts/bench.sh saw while waiting for a quiet machine")
@@ -956,6 +995,7 @@ def main() -> None:
         "results": results,
         "targets": run.targets(results),
         "errors": run.errors,
+        "tls_skipped": run.skipped_tls,
     }
     out = Path(args.out) if args.out else (BENCH / "quick" if args.quick else ROOT / "docs")
     out.mkdir(parents=True, exist_ok=True)

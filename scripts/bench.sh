@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks: every operation through every client (raw HTTP/1.1 floor, Rust API, C ABI, Go
 # binding, Python wheel; the peers bollard, Docker SDK for Go, docker-py; docker CLI) on one
-# engine, interleaved round by round. Writes docs/benchmarks.md, docs/benchmarks.json and
+# engine, interleaved round by round; then read sizes, scale (many streams and waits in one
+# process) and GetState over TLS (private engines of scripts/netns-engine.sh, stopped again
+# unless they were running). Writes docs/benchmarks.md, docs/benchmarks.json and
 # docs/benchmarks-*.png.
 #
-#   scripts/bench.sh            # full profile (~20 min on 2 cores): waits first for a quiet machine
+#   scripts/bench.sh            # full profile (~30 min on 2 cores): waits first for a quiet machine
 #   scripts/bench.sh --quick    # a few minutes (CI: keeps the suite working; not a measurement);
 #                               # writes to target/bench/quick/ unless --out is given
 #   scripts/bench.sh --quick --out /tmp/b --clients c,go --ops state,attach   # a subset
@@ -26,13 +28,29 @@ STARTED=$SECONDS
 cd "$ROOT"
 
 log() { echo "bench: $*" >&2; }
-trap 'log "run time: $((SECONDS - STARTED)) s"' EXIT
+# Whether a private engine of scripts/netns-engine.sh (TLS, plain TCP, swarm node) runs.
+netns_engines_up() {
+  local f
+  for f in target/engines/*/dockerd.pid; do
+    [[ -f $f && $(cat "/proc/$(cat "$f")/comm" 2>/dev/null) == dockerd ]] && return 0
+  done
+  return 1
+}
+NETNS_BEFORE=0
+netns_engines_up && NETNS_BEFORE=1
+on_exit() {
+  # The bridge and firewall rule of the private engines (op tls) go when none ran before and
+  # none runs now, also on failure.
+  if ((!NETNS_BEFORE)) && ! netns_engines_up; then timeout 300 scripts/netns-engine.sh all down >/dev/null 2>&1 || true; fi
+  log "run time: $((SECONDS - STARTED)) s"
+}
+trap on_exit EXIT
 
 QUICK=0
 for a in "$@"; do [[ $a == --quick ]] && QUICK=1; done
 
 . scripts/lib.sh
-gofer_need_packages go=golang-go gcc=gcc
+gofer_need_packages go=golang-go gcc=gcc ip=iproute2   # ip: the private engines of op tls
 
 timeout 900 scripts/testbed.sh up
 mkdir -p "$OUT/bin"

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/clintjedwards/gofer-scheduler/benches/go/benchlib"
@@ -57,6 +58,10 @@ func waitExited(o docker.Orchestrator, id string) scheduler.GetStateResponse {
 
 func main() {
 	op := benchlib.Parse("gofer-bench-go <op> key=value...")
+	if strings.HasPrefix(op, "scale-") {
+		scaleMain(op) // scale.go: makes the engine its mode needs (none for the raw client)
+		return
+	}
 	o, err := docker.New(false, 0)
 	if err != nil {
 		die("connect: %v", err)

@@ -52,10 +52,23 @@ def main() -> None:
         emit(samples(out))
     elif op == "logs":
         v = Verifier(args.num("line", 1024))
+        # mode: chunks (the default), read (read(n) until b""), readinto (one bytearray of n).
+        size, mode = args.num("buf", PIECE), args.str("mode", "chunks")
         cpu0, t = cpu_ns(), now()
         with engine.get_logs(args.str("id")) as logs:
-            for chunk in logs.chunks(args.num("buf", PIECE)):
-                v.feed(chunk)
+            if mode == "chunks":
+                for chunk in logs.chunks(size):
+                    v.feed(chunk)
+            elif mode == "read":
+                while chunk := logs.read(size):
+                    v.feed(chunk)
+            elif mode == "readinto":
+                buf = bytearray(size)
+                view = memoryview(buf)
+                while n := logs.readinto(buf):
+                    v.feed(view[:n])
+            else:
+                die(f"logs: mode={mode}: chunks, read or readinto")
         wall, cpu = now() - t, cpu_ns() - cpu0
         if not v.ok or v.total != args.num("bytes"):
             die(f"logs: {v.total} bytes, content ok: {v.ok}")

@@ -63,16 +63,17 @@ class Verifier:
         self.total = 0
         self.ok = True
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: "bytes | memoryview") -> None:
         n = len(data)
         if n <= PIECE:
+            # startswith takes any bytes-like object: a memoryview is compared without a copy.
             if not self.pattern.startswith(data, self.total % self.period):
                 self.ok = False
             self.total += n
             return
         view = memoryview(data)
         for i in range(0, n, PIECE):
-            self.feed(bytes(view[i : i + PIECE]))
+            self.feed(view[i : i + PIECE])
 
 
 def cpu_ns() -> int:
@@ -80,12 +81,17 @@ def cpu_ns() -> int:
     return int((ru.ru_utime + ru.ru_stime) * 1e9)
 
 
-def vmhwm_kb() -> int:
+def proc_status(field: str) -> int:
+    """A numeric field of /proc/self/status ("VmHWM:" in kB, "Threads:"), 0 if absent."""
     with open("/proc/self/status") as f:
         for l in f:
-            if l.startswith("VmHWM:"):
+            if l.startswith(field):
                 return int(l.split()[1])
     return 0
+
+
+def vmhwm_kb() -> int:
+    return proc_status("VmHWM:")
 
 
 def emit(result: Dict[str, object]) -> None:

@@ -139,6 +139,75 @@ func (v *Verifier) Write(data []byte) (int, error) {
 	return len(data), nil
 }
 
+// ScaleExpected is what every container of op scale writes (benches/scale_bench.py): `lines`
+// lines of `length` bytes, line i being "%07d " of i, the alphabet pattern and a newline.
+func ScaleExpected(lines, length int) []byte {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	filler := make([]byte, length-9)
+	for i := range filler {
+		filler[i] = alphabet[i%36]
+	}
+	out := make([]byte, 0, lines*length)
+	for i := 0; i < lines; i++ {
+		out = append(out, fmt.Sprintf("%07d ", i)...)
+		out = append(out, filler...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// StreamCheck compares one stream of op scale with the expected bytes as they come (dying at
+// the first difference); it is also an io.Writer.
+type StreamCheck struct {
+	name     string
+	expected []byte
+	Pos      int
+}
+
+func NewStreamCheck(name string, expected []byte) *StreamCheck {
+	return &StreamCheck{name: name, expected: expected}
+}
+
+func (s *StreamCheck) Feed(data []byte) {
+	if s.Pos+len(data) > len(s.expected) || !bytes.Equal(s.expected[s.Pos:s.Pos+len(data)], data) {
+		Die("scale: %s: %d bytes at offset %d differ from what the container wrote", s.name, len(data), s.Pos)
+	}
+	s.Pos += len(data)
+}
+
+func (s *StreamCheck) Write(data []byte) (int, error) {
+	s.Feed(data)
+	return len(data), nil
+}
+
+var (
+	shortMu                 sync.Mutex
+	shortStreams, lostBytes int64
+)
+
+// End checks that the stream carried every byte. With allow_short=1 (the clients that do not
+// repair the end Docker 20.10 sometimes cuts off a followed log: raw, the peers) a short stream
+// is counted instead (Short).
+func (s *StreamCheck) End() {
+	if s.Pos == len(s.expected) {
+		return
+	}
+	if Num("allow_short", 0) == 0 {
+		Die("scale: %s: the stream ended after %d bytes of %d (bytes lost)", s.name, s.Pos, len(s.expected))
+	}
+	shortMu.Lock()
+	shortStreams++
+	lostBytes += int64(len(s.expected) - s.Pos)
+	shortMu.Unlock()
+}
+
+// Short is the number of streams End found short, and the bytes they lacked.
+func Short() (streams, bytes int64) {
+	shortMu.Lock()
+	defer shortMu.Unlock()
+	return shortStreams, lostBytes
+}
+
 // Timed is the loop of ops state and start: `skip` untimed calls, then `n` timed ones, each call
 // followed by after (its check, or an untimed wait); it emits the timed calls' durations.
 func Timed(skip, n int64, call, after func()) {
@@ -205,3 +274,51 @@ func Parallel(cycle func(name string)) {
 	wg.Wait()
 	Emit(map[string]interface{}{"containers": workers * cycles, "wall_ns": time.Since(t).Nanoseconds()})
 }
+
+// Scale is the frame of ops scale-logs and scale-wait (benches/scale_bench.py): `streams`
+// goroutines on each of `count` containers <prefix>-<c>, each running one(c, name, opened), which
+// calls opened() once its log is open (or its wait about to be asked for) and returns the bytes
+// it read (or 1 for a wait). Once all are open (for waits, `settle_ms` later, so that the waits
+// reach the engine first) it creates the file `go` that lets the containers go on, waits for
+// every goroutine and emits the result.
+func Scale(op string, one func(c int, name string, opened func()) int64) {
+	prefix, count, per := Str("prefix", "\x00"), int(Num("count", 1)), int(Num("streams", 1))
+	if op != "scale-logs" && op != "scale-wait" {
+		Die("unknown op %s", op)
+	}
+	var opened, done sync.WaitGroup
+	opened.Add(count * per)
+	done.Add(count * per)
+	var total int64
+	var mu sync.Mutex
+	cpu0, t0 := CPUNs(), time.Now()
+	for c := 0; c < count; c++ {
+		for s := 0; s < per; s++ {
+			go func(c int) {
+				defer done.Done()
+				n := one(c, fmt.Sprintf("%s-%d", prefix, c), opened.Done)
+				mu.Lock()
+				total += n
+				mu.Unlock()
+			}(c)
+		}
+	}
+	opened.Wait()
+	if op == "scale-wait" {
+		time.Sleep(time.Duration(Num("settle_ms", 2000)) * time.Millisecond)
+	}
+	openNs := time.Since(t0).Nanoseconds()
+	if err := os.WriteFile(Str("go", "\x00"), nil, 0o644); err != nil {
+		Die("go file: %v", err)
+	}
+	done.Wait()
+	short, lost := Short()
+	Emit(map[string]interface{}{
+		"streams": count * per, "bytes": total, "open_ns": openNs, "wall_ns": time.Since(t0).Nanoseconds(),
+		"cpu_ns": CPUNs() - cpu0, "vmhwm_kb": Status("VmHWM:"), "threads_end": Status("Threads:"),
+		"short_streams": short, "lost_bytes": lost,
+	})
+}
+
+// WaitCode is the exit code of the containers of op scale-wait (benches/scale_bench.py).
+func WaitCode(c int) int64 { return int64(c%200 + 1) }
