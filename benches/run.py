@@ -10,7 +10,7 @@ fixtures, calls the clients in a rotating order each round, checks nothing hangs
 bounded), removes every gofer-bench-* container it made, and writes benchmarks.json,
 benchmarks.md and the plots. The parts of their own are modules beside it: the peers and the
 limit (peers_bench, limit_bench), read sizes, scale, TLS (readsize_bench, scale_bench,
-tls_bench).
+tls_bench), the single host against the swarm (tasks_bench).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import limit_bench
 import peers_bench
 import readsize_bench
 import scale_bench
+import tasks_bench
 import tls_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,7 @@ PROFILES: Dict[str, Dict[str, Any]] = {
     "quick": {
         # Rounds per operation (state_paired: rounds of its own, after the others).
         "rounds": {"state": 2, "start": 2, "attach": 2, "logs_1k": 1, "logs_64": 1, "parallel": 1, "wait": 1, "poll": 1,
-                   "state_paired": 1},
+                   "tasks": 1, "state_paired": 1},
         "paired_n": 300,
         "state_n": 150, "state_n_cli": 8,
         "start_n": 2,
@@ -76,6 +77,8 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         "attach_n": 50,
         "parallel_workers": 16, "parallel_cycles": 1,
         "wait_n": 3,
+        # tasks: n tasks per engine type (single host, swarm) and round, about 1 s each.
+        "tasks_n": 2,
         "overhead_n": {"c": 1_000_000, "rust": 1_000_000, "go": 100_000, "python": 20_000},
     },
     # Many short rounds for the latency operations: the machine's speed drifts by a third within
@@ -86,7 +89,7 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         # (the start, the job's 0.3 s, the notice, the stamp's `docker logs`, the remove): some
         # 60 s in all for the 5 clients and the poll.
         "rounds": {"state": 10, "start": 10, "attach": 10, "logs_1k": 9, "logs_64": 2, "parallel": 4, "wait": 3, "poll": 3,
-                   "state_paired": 3},
+                   "tasks": 3, "state_paired": 3},
         "paired_n": 3000,
         "state_n": 300, "state_n_cli": 10,
         "start_n": 4,
@@ -94,13 +97,14 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         "attach_n": 100,
         "parallel_workers": 16, "parallel_cycles": 2,
         "wait_n": 5,
+        "tasks_n": 5,
         "overhead_n": {"c": 10_000_000, "rust": 5_000_000, "go": 1_000_000, "python": 200_000},
     },
 }
 
 # Upper bounds of one client invocation, in seconds: a wedged daemon fails the call, never
 # hangs the run.
-TIMEOUTS = {"state": 300, "state-paired": 300, "start": 600, "logs": 1200, "attach": 180, "parallel": 600, "wait": 300,
+TIMEOUTS = {"state": 300, "state-paired": 300, "start": 600, "logs": 1200, "attach": 180, "parallel": 600, "wait": 300, "tasks": 300,
             "poll": 300, "overhead": 300, "precreate": 300}
 
 
@@ -300,7 +304,9 @@ class Run:
         self.profile = PROFILES[self.profile_name]
         self.clients = Clients(args.python, args.clients.split(",") if args.clients else None)
         self.ops = args.ops.split(",") if args.ops else ["state", "start", "attach", "logs_1k", "logs_64", "parallel", "wait",
-                                                          "poll", "readsize", "scale", "tls", "overhead"]
+                                                          "poll", "tasks", "readsize", "scale", "tls", "overhead"]
+        # Why the swarm's task latencies were not measured, if they were not (op tasks).
+        self.skipped_tasks: Optional[str] = None
         # Why GetState over TLS was not measured, if it was not (op tls).
         self.skipped_tls: Optional[str] = None
         self.samples: Dict[str, Dict[str, List[Any]]] = {}
@@ -429,6 +435,11 @@ class Run:
             out = self.exit_notice(op, client, rnd)
             shown = out and (f"median {statistics.median(out['samples_ns']) / 1e6:.2f} ms"
                              if out["samples_ns"] else "no sample")
+        elif op == "tasks":
+            # Not a client's row: the Rust API on each engine type (benches/tasks_bench.py).
+            if client == "rust":
+                tasks_bench.measure(self, rnd, ROOT, IMAGE, tasks_bench.Tools(exit_stamp_ns, rfc3339_ns, log))
+            return
         elif op == "parallel":
             prefix = f"gofer-bench-par-{client}"
             workers = p["parallel_workers"]
@@ -537,6 +548,8 @@ class Run:
                     "median_us": round(statistics.median([x for r in runs for x in r["lib_ns"]]) / 1000, 1),
                     "ratio": round(statistics.median(ratios), 3),
                 }
+        if "tasks" in s:
+            res["tasks"] = tasks_bench.summarize(s["tasks"])
         if "overhead" in s:
             res["overhead"] = {c: {k: v for k, v in runs[-1].items() if not k.startswith("_")} for c, runs in s["overhead"].items()}
         res.update(scale_bench.summarize(s))
@@ -830,6 +843,8 @@ def markdown(data: Dict[str, Any], analysis: Dict[str, str]) -> str:
                 A(f"| {label} | {x['median_ms']:,.1f} | {x['p90_ms']:,.1f} | {diff} |")
         A("")
     L.extend(peers_bench.markdown(r, LABELS, clients))
+    if "tasks" in r or data.get("tasks_skipped"):
+        L.extend(tasks_bench.markdown(r.get("tasks", {}), data.get("tasks_skipped")))
     if "overhead" in r:
         o = r["overhead"]
         A("**overhead** — one call that does no I/O (ns per call)")
@@ -967,8 +982,8 @@ def main() -> None:
     ap.add_argument("--out", help="where benchmarks.{json,md} and the plots go (default: docs/ for the full "
                     "profile, target/bench/quick/ for --quick, so that a quick run never replaces the committed docs)")
     ap.add_argument("--clients", help="comma-separated subset (raw is always run)")
-    ap.add_argument("--ops", help="comma-separated subset of state,start,attach,logs_1k,logs_64,parallel,wait,poll,readsize,"
-                    "scale,tls,overhead")
+    ap.add_argument("--ops", help="comma-separated subset of state,start,attach,logs_1k,logs_64,parallel,wait,poll,tasks,"
+                    "readsize,scale,tls,overhead")
     ap.add_argument("--python", default=sys.executable, help="the bench venv's python")
     ap.add_argument("--keep-fixtures", action="store_true", help="keep (and reuse) the logs containers")
     ap.add_argument("--quiet-note", default="", help="what scripts/bench.sh saw while waiting for a quiet machine")
@@ -995,6 +1010,7 @@ def main() -> None:
         "results": results,
         "targets": run.targets(results),
         "errors": run.errors,
+        "tasks_skipped": run.skipped_tasks,
         "tls_skipped": run.skipped_tls,
     }
     out = Path(args.out) if args.out else (BENCH / "quick" if args.quick else ROOT / "docs")

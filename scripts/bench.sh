@@ -11,7 +11,9 @@
 #                               # writes to target/bench/quick/ unless --out is given
 #   scripts/bench.sh --quick --out /tmp/b --clients c,go --ops state,attach   # a subset
 #
-# Extra arguments go to benches/run.py (--out, --clients, --ops, --keep-fixtures).
+# Extra arguments go to benches/run.py (--out, --clients, --ops, --keep-fixtures). Op tasks (a
+# task on the single host against the same on the three-node test swarm) brings the swarm up
+# with scripts/swarm.sh and takes it down at the end, unless it was up already.
 # Environment: BENCH_QUIET_WAIT (seconds to wait for load average < 1.0 before a full run;
 # default 1200, 0 = do not wait), BENCH_BUILD_WHEEL=1 (build the Python wheel with maturin when
 # scripts/test-python.sh has not).
@@ -38,19 +40,32 @@ netns_engines_up() {
 }
 NETNS_BEFORE=0
 netns_engines_up && NETNS_BEFORE=1
+OWN_SWARM=0
 on_exit() {
-  # The bridge and firewall rule of the private engines (op tls) go when none ran before and
-  # none runs now, also on failure.
+  # The swarm of op tasks goes when this script brought it up, also on failure; the bridge and
+  # firewall rule of the private engines (op tls, the swarm) when none ran before and none runs now.
+  if ((OWN_SWARM)); then timeout 300 scripts/swarm.sh down >/dev/null 2>&1 || true; fi
   if ((!NETNS_BEFORE)) && ! netns_engines_up; then timeout 300 scripts/netns-engine.sh all down >/dev/null 2>&1 || true; fi
   log "run time: $((SECONDS - STARTED)) s"
 }
 trap on_exit EXIT
 
-QUICK=0
-for a in "$@"; do [[ $a == --quick ]] && QUICK=1; done
+QUICK=0 WANT_SWARM=1 prev=""
+for a in "$@"; do
+  [[ $a == --quick ]] && QUICK=1
+  # Op tasks (the Rust client on the single host and on the swarm) needs the test swarm; an
+  # --ops without tasks or a --clients without rust does not.
+  case $prev/$a in
+    --ops/*) [[ ,$a, == *,tasks,* ]] || WANT_SWARM=0 ;;
+    --clients/*) [[ ,$a, == *,rust,* ]] || WANT_SWARM=0 ;;
+    */--ops=*) [[ ,${a#--ops=}, == *,tasks,* ]] || WANT_SWARM=0 ;;
+    */--clients=*) [[ ,${a#--clients=}, == *,rust,* ]] || WANT_SWARM=0 ;;
+  esac
+  prev=$a
+done
 
 . scripts/lib.sh
-gofer_need_packages go=golang-go gcc=gcc ip=iproute2   # ip: the private engines of op tls
+gofer_need_packages go=golang-go gcc=gcc curl=curl ip=iproute2   # curl, ip: the private engines (op tls, the swarm)
 
 timeout 900 scripts/testbed.sh up
 mkdir -p "$OUT/bin"
@@ -113,6 +128,25 @@ elif "$VENV/bin/python" -c 'import gofer_scheduler' 2>/dev/null; then
   log "no wheel in $WHEELS; using the one installed earlier in the bench venv"
 else
   log "no Python wheel (run scripts/test-python.sh, or BENCH_BUILD_WHEEL=1): the Python rows are skipped"
+fi
+
+# The test swarm of op tasks: used as it is when its manager answers (an env file alone may be
+# left from a swarm whose engines are gone), else brought up here and taken down at the end.
+swarm_active() {
+  local manager
+  manager=$(sed -n 's/^GOFER_SWARM_MANAGER=//p' target/engines/swarm.env 2>/dev/null) && [[ -n $manager ]] &&
+    [[ $(timeout 15 docker -H "$manager" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) == active ]]
+}
+if ((WANT_SWARM)) && ! swarm_active; then
+  log "bringing the test swarm up (op tasks; taken down at the end)"
+  OWN_SWARM=1
+  t=$SECONDS
+  if timeout 600 scripts/swarm.sh up >&2; then
+    log "the swarm is up ($((SECONDS - t)) s)"
+  else
+    log "the swarm did not come up: op tasks measures the single host only"
+    timeout 300 scripts/swarm.sh down >/dev/null 2>&1 || true
+  fi
 fi
 
 QUIET_NOTE=""

@@ -6,6 +6,7 @@
 //! failures go to stderr with a non-zero exit. benches/run.py drives them.
 
 pub mod http;
+pub mod tasks;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -37,6 +37,20 @@ async fn wait_exited(engine: &DockerEngine, id: &str) -> GetStateResponse {
 async fn main() {
     let args = Args::parse();
     let timeout = Duration::from_secs(args.num("timeout_s", 30));
+    if args.op == "tasks" {
+        // On the engine type named: the local engine, or the swarm whose manager is `manager=`.
+        let (prefix, n, image) = (args.str("prefix"), args.num("n", 3), args.str_or("image", DEFAULT_IMAGE));
+        let manager = DockerOptions { host: Some(args.str_or("manager", "")).filter(|h| !h.is_empty()), timeout, ..Default::default() };
+        match args.str_or("engine", "docker").as_str() {
+            "docker" => bench::tasks::run(&or_die(DockerEngine::connect(manager).await, "connect"), &prefix, n, &image).await,
+            "swarm" => {
+                let swarm = SwarmEngine::connect(SwarmOptions { manager, ..Default::default() }).await;
+                bench::tasks::run(&or_die(swarm, "connect"), &prefix, n, &image).await
+            }
+            other => die(&format!("engine={other}: docker or swarm")),
+        }
+        return;
+    }
     let engine = or_die(DockerEngine::connect(DockerOptions { timeout, ..Default::default() }).await, "connect");
     let image = args.str_or("image", DEFAULT_IMAGE);
     match args.op.as_str() {
