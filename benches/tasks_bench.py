@@ -136,4 +136,10 @@ def markdown(r: Dict[str, Any], skipped: Optional[str]) -> List[str]:
         A("")
         A(f"The swarm was not measured: {skipped}.")
     A("")
+    A("The swarm's own report of an exit reaches its manager 120 to 170 ms after the process's last line (its "
+      "agent's status report; measured by hand on 2026-12-02 with `GET /tasks` every 10 ms): the rest of the swarm's "
+      "*exit to known* is the engine's next look at the task. Its *start to first line* is the service create, the "
+      "placement, the start on the node (the node first tries to pull the tag: see docs/contract.md, \"Swarm\") and "
+      "the task's log relayed through the manager.")
+    A("")
     return L
