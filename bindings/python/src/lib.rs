@@ -34,6 +34,27 @@ use pyo3::types::PyBytes;
 /// `n`, and the buffer is allocated before the read.
 const MAX_READ: usize = 1 << 20;
 
+/// A log reader's buffer, kept between reads: a fresh zeroed buffer for every read cost more
+/// than the read itself (64 KiB of short lines; 1 MiB for a caller asking for big pieces, who
+/// got back whatever had arrived). Grown to the largest size asked for, at most [`MAX_READ`].
+/// Taken out for a read and put back after: the lock is never held while reading or waiting.
+#[derive(Default)]
+pub(crate) struct Spare(Mutex<Vec<u8>>);
+
+impl Spare {
+    /// Runs `read` on a buffer of `size` bytes (clamped to 1..=[`MAX_READ`]).
+    pub(crate) fn with<R>(&self, size: usize, read: impl FnOnce(&mut [u8]) -> R) -> R {
+        let want = size.clamp(1, MAX_READ);
+        let mut buf = std::mem::take(&mut *lock(&self.0));
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let result = read(&mut buf[..want]);
+        *lock(&self.0) = buf;
+        result
+    }
+}
+
 /// The exception class of each kind, defined in `gofer_scheduler._errors` (Python-side, because
 /// several classes also derive from a builtin: `ValueError`, ...). One row per kind: a new kind
 /// does not compile without its class, and a test checks that every class exists.
@@ -342,7 +363,7 @@ impl Engine {
         Ok(LogReader {
             closer: reader.closer(),
             reader: ProcessLocal::new("log stream", Arc::new(reader)),
-            spare: Mutex::new(Vec::new()),
+            spare: Spare::default(),
         })
     }
 
@@ -376,10 +397,7 @@ struct LogReader {
     /// Outside the reader's slot, so that close() can wake a read blocked in another thread.
     closer: LogCloser,
     reader: ProcessLocal<Arc<CoreLogReader>>,
-    /// The read buffer, kept between reads: a fresh zeroed 64 KiB for every read cost more
-    /// than the read itself when lines are short. Taken out for a read, put back after; the
-    /// lock is never held while reading or waiting.
-    spare: Mutex<Vec<u8>>,
+    spare: Spare,
 }
 
 #[pymethods]
@@ -387,26 +405,20 @@ impl LogReader {
     /// Up to `size` bytes, at least one; `b""` at the end of the logs.
     fn read<'py>(&self, py: Python<'py>, size: usize) -> PyResult<Bound<'py, PyBytes>> {
         let reader = self.reader.get(py)?;
-        let want = size.clamp(1, MAX_READ);
-        let mut buf = std::mem::take(&mut *lock(&self.spare));
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        let result = interruptible(py, |hook| reader.read_interruptible(&mut buf[..want], hook));
-        let bytes = result.map(|n| PyBytes::new(py, &buf[..n]));
-        if buf.len() <= 64 * 1024 {
-            *lock(&self.spare) = buf;
-        }
-        bytes
+        self.spare.with(size, |buf| {
+            let n = interruptible(py, |hook| reader.read_interruptible(buf, hook))?;
+            Ok(PyBytes::new(py, &buf[..n]))
+        })
     }
 
     /// `(stream, data)`: up to `size` bytes of one stream ("stdout" or "stderr"); `b""` at the
     /// end of the logs.
     fn read_frame<'py>(&self, py: Python<'py>, size: usize) -> PyResult<(&'static str, Bound<'py, PyBytes>)> {
         let reader = self.reader.get(py)?;
-        let mut buf = vec![0u8; size.clamp(1, MAX_READ)];
-        let (n, source) = interruptible(py, |hook| reader.read_frame_interruptible(&mut buf, Some(hook)))?;
-        Ok((source.as_str(), PyBytes::new(py, &buf[..n])))
+        self.spare.with(size, |buf| {
+            let (n, source) = interruptible(py, |hook| reader.read_frame_interruptible(buf, Some(hook)))?;
+            Ok((source.as_str(), PyBytes::new(py, &buf[..n])))
+        })
     }
 
     /// Releases the connection; a read blocked in another thread fails with InvalidState.

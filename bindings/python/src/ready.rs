@@ -2,26 +2,25 @@
 //! descriptor for the event loop's `add_reader` (the core's readiness face, `gofer_scheduler::ready`).
 //! Every call returns at once, so none releases the GIL.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use gofer_scheduler::{ReadyLogs as CoreReadyLogs, ReadyWait as CoreReadyWait};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::{lock, state_tuple, OrRaise, ProcessLocal, StateTuple, MAX_READ};
+use crate::{state_tuple, OrRaise, ProcessLocal, Spare, StateTuple};
 
 /// A container's log read by the library's runtime: `try_read` takes what it has read.
 #[pyclass(module = "gofer_scheduler._native", frozen)]
 pub(crate) struct ReadyLogs {
     fd: i32,
     logs: ProcessLocal<Arc<CoreReadyLogs>>,
-    /// The read buffer, kept between reads (see `LogReader`).
-    spare: Mutex<Vec<u8>>,
+    spare: Spare,
 }
 
 impl ReadyLogs {
     pub(crate) fn new(logs: CoreReadyLogs) -> Self {
-        ReadyLogs { fd: logs.raw_fd(), logs: ProcessLocal::new("log stream", Arc::new(logs)), spare: Mutex::new(Vec::new()) }
+        ReadyLogs { fd: logs.raw_fd(), logs: ProcessLocal::new("log stream", Arc::new(logs)), spare: Spare::default() }
     }
 }
 
@@ -42,17 +41,10 @@ impl ReadyLogs {
     /// end of the logs; None when nothing is there yet.
     fn try_read<'py>(&self, py: Python<'py>, size: usize) -> PyResult<Option<(&'static str, Bound<'py, PyBytes>)>> {
         let logs = self.logs.get(py)?;
-        let want = size.clamp(1, MAX_READ);
-        let mut buf = std::mem::take(&mut *lock(&self.spare));
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        let read = logs.try_read(&mut buf[..want]).or_raise(py);
-        let frame = read.map(|r| r.map(|(n, source)| (source.as_str(), PyBytes::new(py, &buf[..n]))));
-        if buf.len() <= 64 * 1024 {
-            *lock(&self.spare) = buf;
-        }
-        frame
+        self.spare.with(size, |buf| {
+            let read = logs.try_read(buf).or_raise(py)?;
+            Ok(read.map(|(n, source)| (source.as_str(), PyBytes::new(py, &buf[..n]))))
+        })
     }
 
     /// Stops the stream and releases its connection.
