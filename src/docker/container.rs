@@ -48,13 +48,20 @@ pub(crate) async fn start<T: Transport>(
     }
     let Created { id: container_id } = serde_json::from_slice(&success(answer, Subject::Create)?)
         .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to a container create: {e}")))?;
+    // The image's ID comes from an inspect, made before the start unless a port is published:
+    // the host port the engine picks exists only once the container has started, but an
+    // inspect right after the start of a short job waits for the engine to finish handling
+    // its exit (it holds the container's lock), about 40 ms on this project's test machine.
+    let created = match port_key {
+        None => Some(inspect_created(t, &container_id).await?),
+        Some(_) => None,
+    };
     let started = t.call(&api::start_container(&container_id), deadline_in(t.timeout())).await?;
     success(started, Subject::Container)?;
-
-    // The image's ID, and the host port the engine picked at start.
-    let answer = t.call(&api::inspect_container(&container_id), deadline_in(t.timeout())).await?;
-    let info: Started = serde_json::from_slice(&success(answer, Subject::Container)?)
-        .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to a container inspect: {e}")))?;
+    let info = match created {
+        Some(info) => info,
+        None => inspect_created(t, &container_id).await?,
+    };
     let url = match port_key {
         None => String::new(),
         Some(key) => {
@@ -231,6 +238,12 @@ struct Started {
 struct NetworkSettings {
     #[serde(rename = "Ports")]
     ports: Option<HashMap<String, Option<Vec<PortBinding>>>>,
+}
+
+async fn inspect_created<T: Transport>(t: &T, container_id: &str) -> Result<Started> {
+    let answer = t.call(&api::inspect_container(container_id), deadline_in(t.timeout())).await?;
+    serde_json::from_slice(&success(answer, Subject::Container)?)
+        .map_err(|e| Error::new(ErrorKind::Engine, format!("unexpected answer to a container inspect: {e}")))
 }
 
 fn published_host_port(info: &Started, key: &str) -> Option<String> {
