@@ -66,6 +66,10 @@ die() { log "ERROR: $*"; exit 1; }
 # containers.conf from CONTAINERS_CONF alone when it is set (not /usr/share/containers nor
 # /etc/containers, and never ~/.config/containers: that is for rootless Podman only).
 podman_env() {
+  # containers/image takes registry credentials from DOCKER_CONFIG's config.json when a request
+  # brings none: the test bed's (scripts/test.sh exports it) made a pull without credentials of
+  # the private image succeed. The service must hold no credentials, as a Docker daemon holds none.
+  unset DOCKER_CONFIG
   export CONTAINERS_CONF=$PD/containers.conf
   export CONTAINERS_STORAGE_CONF=$PD/storage.conf
   export CONTAINERS_REGISTRIES_CONF=$PD/registries.conf
