@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::os::fd::RawFd;
 
 use super::{guard, guard_ready, handle, out_param, str_arg, write_out, GoferEngine, GoferError, GoferStatus};
-use crate::blocking::LogReader;
+use crate::blocking::{BlockingEngine, LogReader};
 use crate::error::{Error, ErrorKind};
 use crate::model::{GetLogsRequest, LogSource};
 use crate::ready::ReadyLogs;
@@ -59,12 +59,23 @@ pub extern "C" fn gofer_engine_get_logs(
     logs_out: *mut *mut GoferLogs,
     err_out: *mut *mut GoferError,
 ) -> GoferStatus {
+    open_logs(engine, id, logs_out, err_out, |engine, req| Ok(Reader::Blocking(engine.get_logs(req)?)))
+}
+
+/// What both openings share; `open` says how the stream will be read.
+fn open_logs(
+    engine: *const GoferEngine,
+    id: *const c_char,
+    logs_out: *mut *mut GoferLogs,
+    err_out: *mut *mut GoferError,
+    open: impl FnOnce(&BlockingEngine, GetLogsRequest) -> crate::error::Result<Reader>,
+) -> GoferStatus {
     guard(err_out, || {
         let engine = handle(engine, "engine")?;
         let id = str_arg(id, "id")?.to_owned();
         let logs_out = out_param(logs_out, "logs_out")?;
-        let reader = engine.engine.get_logs(GetLogsRequest { id })?;
-        write_out(logs_out, Box::into_raw(Box::new(GoferLogs { reader: Reader::Blocking(reader) })));
+        let reader = open(&engine.engine, GetLogsRequest { id })?;
+        write_out(logs_out, Box::into_raw(Box::new(GoferLogs { reader })));
         Ok(())
     })
 }
@@ -82,14 +93,7 @@ pub extern "C" fn gofer_engine_get_logs_nonblocking(
     logs_out: *mut *mut GoferLogs,
     err_out: *mut *mut GoferError,
 ) -> GoferStatus {
-    guard(err_out, || {
-        let engine = handle(engine, "engine")?;
-        let id = str_arg(id, "id")?.to_owned();
-        let logs_out = out_param(logs_out, "logs_out")?;
-        let ready = engine.engine.get_logs_ready(GetLogsRequest { id })?;
-        write_out(logs_out, Box::into_raw(Box::new(GoferLogs { reader: Reader::Ready(ready) })));
-        Ok(())
-    })
+    open_logs(engine, id, logs_out, err_out, |engine, req| Ok(Reader::Ready(engine.get_logs_ready(req)?)))
 }
 
 /// The descriptor of a non-blocking stream: readable when `gofer_logs_try_read` (or

@@ -6,7 +6,7 @@ use std::ffi::{c_char, CString};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{guard, guard_ready, handle, out_param, str_arg, write_out, GoferContainerState, GoferEngine, GoferError, GoferStatus};
-use crate::blocking::Waiter;
+use crate::blocking::{BlockingEngine, Waiter};
 use crate::error::{Error, ErrorKind};
 use crate::ready::ReadyWait;
 use crate::model::*;
@@ -83,13 +83,26 @@ pub extern "C" fn gofer_engine_wait_container(
     wait_out: *mut *mut GoferWait,
     err_out: *mut *mut GoferError,
 ) -> GoferStatus {
+    new_wait(engine, id, wait_out, err_out, |engine, req| {
+        crate::validate::container_id("id", &req.id)?;
+        Ok(Wait::Blocking(engine.waiter(req)))
+    })
+}
+
+/// What both waits share; `start` says how the answer will be waited for.
+fn new_wait(
+    engine: *const GoferEngine,
+    id: *const c_char,
+    wait_out: *mut *mut GoferWait,
+    err_out: *mut *mut GoferError,
+    start: impl FnOnce(&BlockingEngine, WaitContainerRequest) -> crate::error::Result<Wait>,
+) -> GoferStatus {
     guard(err_out, || {
         let engine = handle(engine, "engine")?;
         let id = str_arg(id, "id")?.to_owned();
-        crate::validate::container_id("id", &id)?;
         let wait_out = out_param(wait_out, "wait_out")?;
-        let waiter = engine.engine.waiter(WaitContainerRequest { id });
-        write_out(wait_out, Box::into_raw(Box::new(GoferWait { waiter: Wait::Blocking(waiter) })));
+        let waiter = start(&engine.engine, WaitContainerRequest { id })?;
+        write_out(wait_out, Box::into_raw(Box::new(GoferWait { waiter })));
         Ok(())
     })
 }
@@ -105,14 +118,7 @@ pub extern "C" fn gofer_engine_wait_container_nonblocking(
     wait_out: *mut *mut GoferWait,
     err_out: *mut *mut GoferError,
 ) -> GoferStatus {
-    guard(err_out, || {
-        let engine = handle(engine, "engine")?;
-        let id = str_arg(id, "id")?.to_owned();
-        let wait_out = out_param(wait_out, "wait_out")?;
-        let ready = engine.engine.wait_ready(WaitContainerRequest { id })?;
-        write_out(wait_out, Box::into_raw(Box::new(GoferWait { waiter: Wait::Ready(ready) })));
-        Ok(())
-    })
+    new_wait(engine, id, wait_out, err_out, |engine, req| Ok(Wait::Ready(engine.wait_ready(req)?)))
 }
 
 /// The descriptor of a non-blocking wait: readable once `gofer_wait_try_result` has its answer
