@@ -4,6 +4,9 @@
 #                                   a bare PKG is checked as an installed Debian package
 #   gofer_apt_install PKG...        installs Debian packages, non-interactively and bounded
 #   gofer_busybox_rootfs DIR        fills DIR with a static busybox root file system
+#   gofer_testbed_env               exports the test bed's facts (target/testbed/env) that are
+#                                   not set already: scripts/test-engine.sh points them at
+#                                   another engine and registry
 #   gofer_go_env ROOT               exports what `go` needs to build the binding against the
 #                                   checkout's release library (pkg-config path, cgo flags)
 #   gofer_import_busybox IMAGE LABEL VERSION DOCKER...
@@ -68,6 +71,16 @@ gofer_import_busybox() {
     timeout 120 "$@" import -c 'CMD ["/bin/sh"]' -c "LABEL $label=$version" - "$image" >/dev/null || status=$?
   rm -rf "$r"
   return $status
+}
+
+gofer_testbed_env() {
+  local file key value
+  file=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/testbed/env
+  [[ -f $file ]] || { echo "no $file: run scripts/testbed.sh up" >&2; return 1; }
+  while IFS='=' read -r key value; do
+    [[ $key =~ ^[A-Z_][A-Z0-9_]*$ && -z ${!key+set} ]] && export "$key=$value"
+  done <"$file"
+  return 0
 }
 
 gofer_go_env() {

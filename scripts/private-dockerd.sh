@@ -16,17 +16,23 @@
 # this script signals is checked to be a dockerd or containerd whose command line names OUR
 # directory.
 #
-# Networking: the private engine gets a bridge of its own ($BRIDGE, created here) and no
-# iptables rules. NOT --bridge=none: with networking disabled, dockerd 20.10 deletes the host's
-# `docker0` interface at start (removeDefaultBridgeInterface), which takes the default engine's
-# bridge away from under it. As a guard, start checks that docker0 survived and repairs it.
+# Networking: the private engine runs in a network namespace of its own ($NS, loopback only; its
+# containers need no network), so that it has its own docker0 and iptables and leaves the host's
+# alone. (Run beside the default engine with networking off, dockerd 20.10 deletes the host's
+# `docker0` at start; a newer dockerd refuses --ip6tables without --iptables.) As a guard, start
+# still checks that the host's docker0 survived.
+#
+# Version: $GOFER_ENGINE_VERSION (scripts/netns-engine.sh's names; default docker-20.10, the
+# system's), each with a data root of its own; a running engine of another version is stopped
+# first.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FAULTS=$ROOT/target/faults
 SOCK=$FAULTS/docker.sock
 HOST=unix://$SOCK
-DATA=$FAULTS/data
+VERSION=${GOFER_ENGINE_VERSION:-docker-20.10}
+DATA=$FAULTS/data-$VERSION
 # The exec root holds containerd's socket: keep its path short (108-byte limit for sockets).
 EXEC=$FAULTS/exec
 PIDFILE=$FAULTS/dockerd.pid
@@ -34,13 +40,10 @@ LOG=$FAULTS/dockerd.log
 IMAGE=gofer-test/busybox:latest
 MARK=gofer.testbed.rootfs   # same label and version as scripts/testbed.sh's image
 MARK_VER=1
-# The bridge and its subnet are derived from this checkout's path, so that private engines of
-# two checkouts (a benchmark copy, say) do not share one. An interface name has at most 15
-# characters; 10.213.0.0/16 is outside Docker's default address pools (172.17-31/16, 192.168/20).
+# The namespace's name is derived from this checkout's path, so that private engines of two
+# checkouts (a benchmark copy, say) do not share one.
 CHECKOUT_ID=$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
-BRIDGE=gofer-flt$((CHECKOUT_ID % 100000))
-BRIDGE_ADDR=10.213.$((CHECKOUT_ID % 250 + 1)).1/24
-
+NS=gofer-flt$((CHECKOUT_ID % 100000))
 . "$ROOT/scripts/lib.sh"
 log() { echo "private-dockerd: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -63,14 +66,8 @@ wait_gone() {   # $1 pid, $2 seconds
   [[ ! -e /proc/$1 ]]
 }
 
-ensure_bridge() {
-  ip link show "$BRIDGE" >/dev/null 2>&1 && return
-  local net=${BRIDGE_ADDR%.1/24}.0/24
-  [[ -z $(ip route show "$net" 2>/dev/null) ]] || die "$net is already routed ($(ip route show "$net")); cannot create $BRIDGE"
-  log "creating bridge $BRIDGE ($BRIDGE_ADDR)"
-  ip link add "$BRIDGE" type bridge
-  ip addr add "$BRIDGE_ADDR" dev "$BRIDGE"
-  ip link set "$BRIDGE" up
+ensure_netns() {
+  ip netns list | grep -qw "$NS" || { ip netns add "$NS" && ip -n "$NS" link set lo up; }
 }
 
 # The default engine's bridge must survive our engine's start. Should it vanish anyway, put it
@@ -87,20 +84,32 @@ check_default_bridge() {   # $1: whether docker0 existed before the start
 }
 
 start() {
-  mkdir -p "$FAULTS" "$DATA" "$EXEC"
-  if answers; then echo "$HOST"; return; fi
+  mkdir -p "$FAULTS" "$EXEC"
+  if answers && [[ $(cat "$FAULTS/version" 2>/dev/null) == "$VERSION" ]]; then echo "$HOST"; return; fi
   local had_docker0=no
   ip link show docker0 >/dev/null 2>&1 && had_docker0=yes
-  ensure_bridge
+  if [[ -n $(dockerd_pid) && $(cat "$FAULTS/version" 2>/dev/null) != "$VERSION" ]]; then
+    log "the private engine runs $(cat "$FAULTS/version" 2>/dev/null || echo another version); stopping it for $VERSION"
+    stop
+  fi
+  mkdir -p "$DATA"
+  local path=$PATH
+  case $VERSION in
+    docker-20.10) ;;
+    docker-26.1 | docker-28.5 | docker-28.5-c8d) path=$("$ROOT/scripts/dist.sh" "${VERSION%-c8d}" path):$PATH ;;
+    *) die "unknown engine version $VERSION (docker-20.10, docker-26.1, docker-28.5, docker-28.5-c8d)" ;;
+  esac
+  ensure_netns
   if [[ -z $(dockerd_pid) ]]; then
     # A socket left by a killed dockerd would make the new one fail to listen.
     rm -f "$SOCK"
     # An empty configuration of our own: /etc/docker/daemon.json is the default engine's.
-    echo '{}' >"$FAULTS/daemon.json"
-    log "starting dockerd on $SOCK (log: $LOG)"
+    if [[ $VERSION == *-c8d ]]; then echo '{"features": {"containerd-snapshotter": true}}'; else echo '{}'; fi >"$FAULTS/daemon.json"
+    echo "$VERSION" >"$FAULTS/version"
+    log "starting dockerd $VERSION on $SOCK in $NS (log: $LOG)"
     # --exec-root gives it a containerd of its own (state, socket, pid file under $EXEC);
     # --containerd-namespace keeps its shims apart from the default engine's "moby" namespace.
-    setsid nohup dockerd \
+    PATH=$path setsid nohup nsenter --net="/run/netns/$NS" dockerd \
       --host "$HOST" \
       --data-root "$DATA" \
       --exec-root "$EXEC" \
@@ -108,8 +117,6 @@ start() {
       --containerd-namespace gofer-faults \
       --containerd-plugins-namespace gofer-faults-plugins \
       --cgroup-parent gofer-faults \
-      --bridge="$BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
-      --userland-proxy=false \
       --shutdown-timeout 2 \
       --config-file "$FAULTS/daemon.json" \
       >>"$LOG" 2>&1 </dev/null 9>&- &
@@ -161,10 +168,11 @@ stop() {
   # Mounts left behind by a killed engine (overlay layers, shm, netns) would pin the data root.
   local m
   # (dockerd also bind-mounts its data root onto itself, private: that one goes last.)
-  for m in $(awk -v a="$DATA" -v b="$EXEC" '$2 == a || $2 == b || index($2, a "/") == 1 || index($2, b "/") == 1 { print $2 }' /proc/self/mounts | sort -r); do
+  for m in $(awk -v a="$FAULTS/data" -v b="$EXEC" 'index($2, a) == 1 || $2 == b || index($2, b "/") == 1 { print $2 }' /proc/self/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
   rm -f "$SOCK" "$PIDFILE" "$PIDFILE.launch"
+  ip netns del "$NS" 2>/dev/null || true
 }
 
 cmd=${1:-}
@@ -180,6 +188,6 @@ case $cmd in
   thaw) signal_dockerd CONT >/dev/null ;;
   restart) stop; start ;;
   host) echo "$HOST" ;;
-  purge) stop; rm -rf "$DATA" "$EXEC"; ip link del "$BRIDGE" 2>/dev/null || true ;;
+  purge) stop; rm -rf "$FAULTS"/data-* "$EXEC" ;;
   *) echo "usage: $0 start|stop|kill|freeze|thaw|restart|host|purge" >&2; exit 2 ;;
 esac

@@ -26,63 +26,29 @@ ENV_FILE=$ENGINES/swarm.env
 NETNS=$ROOT/scripts/netns-engine.sh
 MANAGER=swarm1
 WORKERS=(swarm2 swarm3)
-REG_DIR=$ENGINES/swarm-registry
+# The engine version of each node (scripts/netns-engine.sh --version): the matrix's engine for
+# all, or a manager of one version with workers of another (the mixed case).
+MANAGER_VERSION=${GOFER_SWARM_MANAGER_VERSION:-${GOFER_ENGINE_VERSION:-docker-20.10}}
+WORKER_VERSION=${GOFER_SWARM_WORKER_VERSION:-${GOFER_ENGINE_VERSION:-docker-20.10}}
 
 log() { echo "swarm: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 d() { local node=$1; shift; timeout "${T:-30}" docker -H "$("$NETNS" "$node" host)" "$@"; }
-is_proc() { [[ -n $1 && -r /proc/$1/comm && $(cat "/proc/$1/comm" 2>/dev/null) == "$2" ]]; }
 
-# KEY=VALUE lines of `netns-engine.sh NAME start`.
+# The value of KEY $2 of `netns-engine.sh NODE start` for node $1 of version $3.
 start_node() {
   local out
   # 8>&-: the dockerd it starts must not inherit (and hold for ever) this script's lock.
-  out=$("$NETNS" "$1" start --load-image 8>&-) || die "cannot start node $1"
+  out=$("$NETNS" "$1" start --load-image --version "$3" 8>&-) || die "cannot start node $1"
   sed -n "s/^$2=//p" <<<"$out"
 }
 
 swarm_state() { d "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || true; }
 
-# Serves the test bed's registry store on the bridge: same data, same users.
-start_registry() {
-  local addr=$1 pid
-  pid=$(cat "$REG_DIR/registry.pid" 2>/dev/null || true)
-  if is_proc "$pid" docker-registry && [[ $(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$addr/v2/" || true) == 401 ]]; then
-    return
-  fi
-  [[ -f $TB/registry/htpasswd ]] || die "no test bed registry (scripts/testbed.sh up)"
-  mkdir -p "$REG_DIR"
-  cat >"$REG_DIR/config.yml" <<EOF
-# Written by scripts/swarm.sh: the test bed's registry store, served on the swarm's bridge.
-version: 0.1
-log: {level: info}
-storage:
-  filesystem: {rootdirectory: $TB/registry/data}
-http: {addr: $addr, secret: gofer-swarm-not-secret}
-auth:
-  htpasswd: {realm: gofer-testbed, path: $TB/registry/htpasswd}
-EOF
-  log "starting a registry on $addr (log: $REG_DIR/registry.log)"
-  setsid nohup docker-registry serve "$REG_DIR/config.yml" >>"$REG_DIR/registry.log" 2>&1 </dev/null 8>&- &
-  echo $! >"$REG_DIR/registry.pid"
-  local deadline=$((SECONDS + 30))
-  until [[ $(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$addr/v2/" || true) == 401 ]]; do
-    ((SECONDS < deadline)) || die "the registry on $addr did not answer; see $REG_DIR/registry.log"
-    sleep 0.3
-  done
-}
-
-stop_registry() {
-  local pid
-  pid=$(cat "$REG_DIR/registry.pid" 2>/dev/null || true)
-  if is_proc "$pid" docker-registry; then kill "$pid" 2>/dev/null || true; fi
-  rm -f "$REG_DIR/registry.pid"
-}
-
 up() {
   [[ -f $TB/env ]] || die "the test bed is not up (scripts/testbed.sh up)"
   local manager_addr worker_addr token nodes
-  manager_addr=$(start_node "$MANAGER" ADDR)
+  manager_addr=$(start_node "$MANAGER" ADDR "$MANAGER_VERSION")
   if [[ $(swarm_state "$MANAGER") != active ]]; then
     log "init: manager $MANAGER ($manager_addr)"
     d "$MANAGER" swarm init --advertise-addr "$manager_addr" --listen-addr "$manager_addr:2377" >/dev/null
@@ -90,7 +56,7 @@ up() {
   token=$(d "$MANAGER" swarm join-token -q worker)
   nodes="$manager_addr=$("$NETNS" "$MANAGER" host)"
   for w in "${WORKERS[@]}"; do
-    worker_addr=$(start_node "$w" ADDR)
+    worker_addr=$(start_node "$w" ADDR "$WORKER_VERSION")
     if [[ $(swarm_state "$w") != active ]]; then
       log "join: worker $w ($worker_addr)"
       d "$w" swarm join --token "$token" --advertise-addr "$worker_addr" --listen-addr "$worker_addr:2377" "$manager_addr:2377" >/dev/null
@@ -103,27 +69,29 @@ up() {
     ((SECONDS < deadline)) || die "the swarm's nodes are not all ready: $(d "$MANAGER" node ls)"
     sleep 0.5
   done
-  local bridge_ip=${manager_addr%.*}.1
-  start_registry "$bridge_ip:5000"
+  local registry bridge_ip
+  registry=$("$NETNS" registry start 8>&- | sed -n 's/^REGISTRY=//p') || die "no registry on the bridge"
+  bridge_ip=${registry%:*}
   cat >"$ENV_FILE.tmp" <<EOF
 GOFER_SWARM_MANAGER=$("$NETNS" "$MANAGER" host)
 GOFER_SWARM_NODES=$nodes
 GOFER_SWARM_WORKERS="${WORKERS[*]}"
 GOFER_SWARM_REGISTRY=$bridge_ip:5000
 GOFER_SWARM_PRIVATE_IMAGE=$bridge_ip:5000/gofer/private-busybox:latest
+GOFER_SWARM_VERSIONS="manager $MANAGER_VERSION, workers $WORKER_VERSION"
 EOF
   mv "$ENV_FILE.tmp" "$ENV_FILE"
-  log "up: manager $manager_addr, ${#WORKERS[@]} workers, registry $bridge_ip:5000, env $ENV_FILE"
+  log "up: manager $manager_addr ($MANAGER_VERSION), ${#WORKERS[@]} workers ($WORKER_VERSION), registry $registry, env $ENV_FILE"
 }
 
 down() {
-  stop_registry
+  "$NETNS" registry stop || true
   local n
   for n in "${WORKERS[@]}" "$MANAGER"; do
     if [[ -d $ENGINES/$n ]]; then "$NETNS" "$n" stop || true; fi
   done
   # The swarm's state lives in each node's data root: a later `up` starts a new swarm.
-  for n in "$MANAGER" "${WORKERS[@]}"; do rm -rf "${ENGINES:?}/$n/data/swarm"; done
+  for n in "$MANAGER" "${WORKERS[@]}"; do rm -rf "${ENGINES:?}/$n"/data-*/swarm; done
   rm -f "$ENV_FILE"
 }
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-set -a; . "$(scripts/testbed.sh env)"; set +a
+. scripts/lib.sh; gofer_testbed_env || exit 1
 
 cargo build --release --lib --quiet
 mkdir -p target/c

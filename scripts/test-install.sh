@@ -16,7 +16,7 @@ log() { echo "test-install: $*" >&2; }
 
 gofer_need_packages gcc=gcc pkg-config=pkg-config go=golang-go readelf=binutils strip=binutils
 scripts/testbed.sh up >/dev/null
-set -a; . "$(scripts/testbed.sh env)"; set +a
+gofer_testbed_env || exit 1
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gofer-install.XXXXXX")
 cleanup() {

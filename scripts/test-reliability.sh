@@ -28,7 +28,7 @@ else
 fi
 
 scripts/testbed.sh up >/dev/null || { echo "test bed could not be brought up"; echo "reliability: 0 passed, 1 failed"; exit 1; }
-set -a; . "$(scripts/testbed.sh env)"; set +a
+. scripts/lib.sh; gofer_testbed_env || exit 1
 mkdir -p target/reliability
 rm -f target/reliability/figures.txt
 

@@ -29,6 +29,9 @@ MULTI=$REG/gofer/multilayer:latest
 ENTRY_IMAGE=gofer-test/busybox-entrypoint:latest
 # Private docker CLI config: `docker login` must not write into the user's ~/.docker.
 export DOCKER_CONFIG=$TB/docker-config
+# The test bed is the default engine's, whatever engine the caller's suites point at
+# (scripts/test-engine.sh exports DOCKER_HOST for another engine, then runs suites that call us).
+unset DOCKER_HOST
 
 log() { echo "testbed: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
