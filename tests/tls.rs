@@ -152,6 +152,8 @@ fn a_certificate_from_another_ca_is_not_trusted() {
     let err = BlockingEngine::connect(options(files)).err().expect("an untrusted engine");
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     assert!(err.to_string().contains("certificate was not trusted"), "{err}");
+    assert!(err.to_string().contains("refused the TLS session"), "{err}");
+    assert!(!err.to_string().contains("Start dockerd"), "a running engine is not to be started: {err}");
 }
 
 #[test]
@@ -160,6 +162,7 @@ fn without_a_client_certificate_the_engine_refuses_and_says_why() {
     let err = BlockingEngine::connect(options(files)).err().expect("refused without a client certificate");
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     assert!(err.to_string().contains("client certificate"), "{err}");
+    assert!(!err.to_string().contains("Start dockerd"), "a running engine is not to be started: {err}");
 }
 
 #[test]

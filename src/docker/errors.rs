@@ -1,9 +1,11 @@
 //! The engine's error answers, mapped to the library's kinds.
 //!
 //! Decided by HTTP status, never by English text, except where the engine gives nothing else:
-//! an ambiguous ID prefix is a 500 (Docker 20.10) or a 400 (later versions) whose only mark is
-//! "Multiple IDs found". What a 404 means depends on what was asked, hence [`Subject`]
-//! (docs/contract.md, "Errors").
+//! an ambiguous ID prefix is a 500 "Multiple IDs found ..." on Docker 20.10 and a 400 "multiple
+//! IDs found ..." from 26 on, and a failed pull is a 500 (or a message inside a 200 stream)
+//! whose only clue to its cause is the registry client's words. What a 404 means depends on
+//! what was asked, hence [`Subject`]. The answers that differ between engine versions are all
+//! read here (docs/contract.md, "Errors" and "Engine versions").
 
 use crate::error::{Error, ErrorKind};
 use crate::http::Answer;
@@ -20,9 +22,10 @@ pub(crate) enum Subject {
     Engine,
 }
 
-/// The only marks of an ambiguous prefix: a container's ("Multiple IDs found with provided
-/// prefix"), a swarm service's or task's ("service x is ambiguous (2 matches found)", a 400).
-const AMBIGUOUS_MARKS: [&str; 2] = ["Multiple IDs found", " is ambiguous ("];
+/// The only marks of an ambiguous prefix, compared without case: a container's ("Multiple IDs
+/// found with provided prefix" on 20.10, "multiple IDs found ..." from 26 on), a swarm service's
+/// or task's ("service x is ambiguous (2 matches found)", a 400).
+const AMBIGUOUS_MARKS: [&str; 2] = ["multiple ids found", " is ambiguous ("];
 
 /// Podman's words for an ambiguous ID prefix, which it answers with a 404 or a 500.
 const PODMAN_AMBIGUOUS_MARK: &str = "more than one result for container ID";
@@ -79,13 +82,64 @@ fn kind_for_status(status: u16, message: &str, subject: Subject) -> ErrorKind {
             Subject::Engine => ErrorKind::Engine,
         },
         400 if subject == Subject::Create => ErrorKind::InvalidArgument,
-        400 | 500 if AMBIGUOUS_MARKS.iter().any(|mark| message.contains(mark)) => ErrorKind::AmbiguousContainerName,
+        400 | 500 if contains_any(message, &AMBIGUOUS_MARKS) => ErrorKind::AmbiguousContainerName,
         // 409 on exec is "container is not running" or "is paused" (and on other requests a
         // conflict the engine explains in its message).
         409 if subject == Subject::Exec => ErrorKind::ContainerNotRunning,
         500 if subject == Subject::Exec && message.contains(PODMAN_NOT_RUNNING_MARK) => ErrorKind::ContainerNotRunning,
         _ if subject == Subject::Image => ErrorKind::NoSuchImage,
         _ => ErrorKind::Engine,
+    }
+}
+
+/// Whether `text` holds one of `marks` (written in lower case), whatever its case.
+fn contains_any(text: &str, marks: &[&str]) -> bool {
+    let text = text.to_ascii_lowercase();
+    marks.iter().any(|mark| text.contains(mark))
+}
+
+/// The registry client's words for a registry it could not reach, on every engine version and
+/// image store: a failed name lookup, a refused or unreachable address, a timeout.
+const UNREACHABLE_MARKS: [&str; 8] = [
+    "no such host",
+    "connection refused",
+    "network is unreachable",
+    "no route to host",
+    "i/o timeout",
+    "server misbehaving",
+    "tls handshake timeout",
+    "connection reset by peer",
+];
+/// ... for a registry whose certificate it did not trust.
+const CERTIFICATE_MARKS: [&str; 3] = ["x509:", "certificate signed by unknown authority", "certificate is not valid"];
+/// ... for a refusal: no credentials, wrong ones, or a repository it will not name.
+const REFUSED_MARKS: [&str; 5] =
+    ["no basic auth credentials", "unauthorized", "authentication required", "pull access denied", "denied:"];
+/// ... for a tag or repository the registry does not have.
+const MISSING_MARKS: [&str; 3] = ["manifest unknown", "not found", "name unknown"];
+
+/// Why a pull failed, in plain words, from the engine's reason (`None` when its words say
+/// nothing we know). The kind stays NoSuchImage whatever the cause: the seed's
+/// `ErrNoSuchImage` is "could not be pulled" (docs/contract.md, "Errors").
+pub(crate) fn pull_failure_cause(reason: &str) -> Option<&'static str> {
+    if contains_any(reason, &UNREACHABLE_MARKS) {
+        Some("the registry could not be reached")
+    } else if contains_any(reason, &CERTIFICATE_MARKS) {
+        Some("the registry's TLS certificate was not trusted")
+    } else if contains_any(reason, &REFUSED_MARKS) {
+        Some("the registry refused access (no credentials, wrong ones, or no such repository)")
+    } else if contains_any(reason, &MISSING_MARKS) {
+        Some("the registry has no such image or tag")
+    } else {
+        None
+    }
+}
+
+/// The message of a failed pull of `image`: its cause in plain words, then the engine's own.
+pub(crate) fn pull_failure(image: &str, reason: &str) -> String {
+    match pull_failure_cause(reason) {
+        Some(cause) => format!("pull of {image}: {cause} ({reason})"),
+        None => format!("pull of {image}: {reason}"),
     }
 }
 
@@ -107,8 +161,12 @@ mod tests {
 
     #[test]
     fn ambiguous_prefix_is_recognised_on_old_and_new_engines() {
-        let msg = "Multiple IDs found with provided prefix: a";
-        for status in [400, 500] {
+        // 20.10's 500, 26.1's and 28.5's 400, as each engine answered.
+        for (status, msg) in [
+            (500, "Multiple IDs found with provided prefix: a"),
+            (400, "multiple IDs found with provided prefix: a"),
+            (400, "Multiple IDs found with provided prefix: a"),
+        ] {
             let e = from_status(status, msg.into(), Subject::Container);
             assert_eq!(e.kind(), ErrorKind::AmbiguousContainerName);
             assert_eq!(e.http_status(), Some(status));
@@ -143,5 +201,28 @@ mod tests {
         assert_eq!(from_answer(&stopped, Subject::Exec).kind(), ErrorKind::ContainerNotRunning);
         assert!(says_not_running(&stopped) && says_not_running(&answer(409, b"")));
         assert!(!says_not_running(&answer(500, b"boom")));
+    }
+
+    #[test]
+    fn a_failed_pull_says_why_in_plain_words_on_every_engine() {
+        // The engines' own words (docs/contract.md, "Engine versions").
+        let cases = [
+            (r#"Get "https://nonexistent.invalid/v2/": dial tcp: lookup nonexistent.invalid on 10.255.255.53:53: no such host"#, "could not be reached"),
+            (r#"Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused"#, "could not be reached"),
+            (r#"failed to resolve reference "127.0.0.1:5999/x:latest": failed to do request: Head "https://127.0.0.1:5999/v2/x/manifests/latest": dial tcp 127.0.0.1:5999: connect: connection refused"#, "could not be reached"),
+            ("dial tcp: lookup r on 10.255.255.53:53: dial udp 10.255.255.53:53: connect: network is unreachable", "could not be reached"),
+            ("Get \"https://r/v2/\": x509: certificate signed by unknown authority", "certificate was not trusted"),
+            (r#"Head "http://10.0.0.1:5000/v2/p/manifests/latest": no basic auth credentials"#, "refused access"),
+            ("unauthorized: authentication required", "refused access"),
+            (r#"failed to resolve reference "r/p:latest": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"#, "refused access"),
+            ("manifest for r/p:t not found: manifest unknown: manifest unknown", "no such image or tag"),
+            (r#"failed to resolve reference "r/p:t": r/p:t: not found"#, "no such image or tag"),
+        ];
+        for (reason, cause) in cases {
+            let message = pull_failure("r/p:t", reason);
+            assert!(message.starts_with("pull of r/p:t: ") && message.contains(cause), "{reason}: {message}");
+            assert!(message.ends_with(&format!("({reason})")), "the engine's words are kept: {message}");
+        }
+        assert_eq!(pull_failure("i", "something new"), "pull of i: something new");
     }
 }

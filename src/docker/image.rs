@@ -4,7 +4,7 @@ use bollard::models::{ErrorDetail, ProgressDetail};
 use serde::Deserialize;
 
 use super::api;
-use super::errors::{from_answer, success, Subject};
+use super::errors::{from_answer, pull_failure, success, Subject};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{deadline_in, read_body, Opened, Transport};
 use crate::model::{ProgressCallback, PullProgress, RegistryAuth};
@@ -73,7 +73,11 @@ pub(crate) async fn pull<T: Transport>(
     let request = api::pull_image(image, auth)?;
     let (mut conn, head) = match t.open(&request, None, deadline_in(t.timeout())).await? {
         Opened::Stream(conn, head) => (conn, head),
-        Opened::Refused(answer) => return Err(from_answer(&answer, Subject::Image).context(format_args!("pull of {image}"))),
+        Opened::Refused(answer) => {
+            let e = from_answer(&answer, Subject::Image);
+            let message = pull_failure(image, e.message());
+            return Err(Error::new(e.kind(), message).with_http_status(answer.status));
+        }
     };
     let mut line = Vec::new();
     let mut failure: Option<Error> = None;
@@ -87,7 +91,7 @@ pub(crate) async fn pull<T: Transport>(
         })?;
         let reason = message.error_detail.as_ref().and_then(|d| d.message.clone()).or(message.error.clone());
         match reason {
-            Some(reason) => failure = Some(Error::new(ErrorKind::NoSuchImage, format!("pull of {image}: {reason}"))),
+            Some(reason) => failure = Some(Error::new(ErrorKind::NoSuchImage, pull_failure(image, &reason))),
             None => report(&mut progress, message),
         }
         Ok(())

@@ -106,11 +106,20 @@ impl Shared {
 async fn handshake<T: Transport>(transport: &T, endpoint: &Endpoint) -> Result<String> {
     let answer = transport.call(&api::version(), deadline_in(transport.timeout())).await;
     let body = answer.and_then(|a| errors::success(a, errors::Subject::Engine)).map_err(|e| {
-        let message = format!(
-            "the Docker engine at {endpoint} does not answer ({}). Start dockerd (or the docker \
-             service), or set DOCKER_HOST to the address of a running engine",
-            e.message()
-        );
+        // An engine that refused our TLS session is running: say what to check instead.
+        let message = if http::tls::is_tls_failure(&e) {
+            format!(
+                "the Docker engine at {endpoint} refused the TLS session ({}). Check the CA, \
+                 certificate and key given (or DOCKER_CERT_PATH's ca.pem, cert.pem, key.pem)",
+                e.message()
+            )
+        } else {
+            format!(
+                "the Docker engine at {endpoint} does not answer ({}). Start dockerd (or the \
+                 docker service), or set DOCKER_HOST to the address of a running engine",
+                e.message()
+            )
+        };
         Error::new(e.kind(), message).with_source(e)
     })?;
     api::negotiate(&body)

@@ -142,6 +142,33 @@ impl Tls {
     }
 }
 
+/// A failed TLS session, said in words: the cause of an I/O error that [`is_tls_failure`]
+/// recognises, so that no one advises starting an engine that answered.
+#[derive(Debug)]
+struct TlsFailure(String);
+
+impl std::fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsFailure {}
+
+/// Whether `e`, or a cause of it, is a failed TLS session (an untrusted certificate, a refused
+/// client certificate, any other handshake failure).
+pub(crate) fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        let inner = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref());
+        if e.is::<TlsFailure>() || inner.is_some_and(|inner| inner.is::<TlsFailure>()) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Says in words what a failed TLS session means for the caller (a refused client certificate
 /// shows at the first read, after the handshake: TLS 1.3 sends the refusal then). Any other
 /// error is returned as it is.
@@ -154,7 +181,7 @@ pub(crate) fn explain(e: io::Error) -> io::Error {
         ),
         _ => format!("the TLS handshake failed ({tls})"),
     };
-    io::Error::new(e.kind(), why)
+    io::Error::new(e.kind(), TlsFailure(why))
 }
 
 /// A blocking TLS connection. Reads and writes take the session's lock; the raw socket beside
@@ -185,5 +212,19 @@ impl TlsSocket {
         session.write_all(buf)?;
         session.flush()?;
         Ok(buf.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_session_is_recognised_through_the_error_s_causes() {
+        let refused = explain(io::Error::other(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)));
+        let e = crate::http::blocking::connect_error("version handshake", &crate::http::Endpoint::parse("test", "tcp://127.0.0.1:1", None).unwrap(), refused);
+        assert!(is_tls_failure(&e), "{e}");
+        let plain = crate::http::blocking::io_error("x", io::ErrorKind::ConnectionRefused.into());
+        assert!(!is_tls_failure(&plain), "{plain}");
     }
 }

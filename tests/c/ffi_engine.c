@@ -224,9 +224,10 @@ static void sub_second_grace_is_honoured(GoferEngine *engine) {
     double took = now_seconds() - started;
     CHECK(st == GOFER_OK, "stop: %s", gofer_error_message(err));
     gofer_error_free(err);
-    /* 0.5 s ± 0.2 s (a grace rounded to a whole second would take over 1 s). Under valgrind on
-     * a 2-core machine loaded by other builds the kill's round trips have taken up to 0.21 s. */
-    CHECK(took >= 0.3 && took <= 0.7, "stop with a 500 ms grace took %.3f s", took);
+    /* The bound only tells 500 ms from no grace at all and from a grace rounded up to a whole
+     * second (over 1 s): under valgrind on a loaded 2-core machine the round trips around the
+     * engine's wait have taken up to 0.23 s (0.730 s in all). */
+    CHECK(took >= 0.45 && took < 0.95, "stop with a 500 ms grace took %.3f s", took);
     int64_t code = -1;
     GoferContainerState state = wait_exit(engine, id, &code);
     CHECK(state == GOFER_STATE_CANCELLED && code == 137, "state %s code %lld",

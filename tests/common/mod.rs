@@ -153,6 +153,26 @@ pub fn engine_socket() -> String {
     }
 }
 
+/// Connects to a port the engine published on its loopback (`127.0.0.1:N`). An engine of the
+/// version matrix runs in a network namespace of its own (`GOFER_TEST_ENGINE_NETNS`, set by
+/// `scripts/test-engine.sh`), where its loopback is: the socket is made there, by a thread
+/// that joins that namespace, and works from any thread afterwards.
+pub fn connect_published(url: &str) -> std::io::Result<std::net::TcpStream> {
+    let Ok(netns) = std::env::var("GOFER_TEST_ENGINE_NETNS") else { return std::net::TcpStream::connect(url) };
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let ns = std::fs::File::open(&netns)?;
+        // SAFETY: setns on a descriptor we own; it changes this short-lived thread only.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        std::net::TcpStream::connect(url)
+    })
+    .join()
+    .expect("the connecting thread does not panic")
+}
+
 /// Runs a docker CLI command (bounded) with the test bed's client config; panics on failure.
 pub fn docker_cli(args: &[&str]) -> String {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/target/testbed/docker-config");

@@ -8,9 +8,12 @@ also when it fails.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
@@ -54,6 +57,35 @@ def docker(bed: Bed, *args: str, check: bool = True) -> str:
     if check and out.returncode != 0:
         raise AssertionError(f"docker {args}: {out.stderr}")
     return out.stdout.strip()
+
+
+def connect_published(host: str, port: int) -> socket.socket:
+    """Connects to a port the engine published on its loopback. An engine of the version matrix
+    runs in a network namespace of its own (``GOFER_TEST_ENGINE_NETNS``, set by
+    ``scripts/test-engine.sh``), where that loopback is: the socket is made there, by a thread
+    that joins the namespace (``setns``), and works from any thread afterwards."""
+    netns = os.environ.get("GOFER_TEST_ENGINE_NETNS")
+    if not netns:
+        return socket.create_connection((host, port), timeout=2)
+    made: List[object] = []
+
+    def in_namespace() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            with open(netns, "rb") as ns:
+                if libc.setns(ns.fileno(), 0x40000000) != 0:  # CLONE_NEWNET
+                    raise OSError(ctypes.get_errno(), f"setns {netns}")
+            made.append(socket.create_connection((host, port), timeout=2))
+        except OSError as e:
+            made.append(e)
+
+    thread = threading.Thread(target=in_namespace)
+    thread.start()
+    thread.join()
+    if isinstance(made[0], OSError):
+        raise made[0]
+    assert isinstance(made[0], socket.socket)
+    return made[0]
 
 
 def remove_container(name: str) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Callable, Dict, List, Optional
 
 import pytest
-from conftest import Bed, docker, run, sh, wait_exit
+from conftest import Bed, connect_published, docker, run, sh, wait_exit
 
 from gofer_scheduler import (
     AmbiguousContainerName,
@@ -87,7 +87,7 @@ def test_port_publishes_a_local_url_that_reaches_the_container(
         # nc may not listen yet, and docker-proxy accepts before the container does: retry.
         assert time.monotonic() < deadline, f"no answer from the container through {url}"
         try:
-            with socket.create_connection((host, int(port)), timeout=2) as conn:
+            with connect_published(host, int(port)) as conn:
                 conn.sendall(b"ping\n")
                 answer = conn.makefile("rb").read()
         except OSError:

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,7 +226,7 @@ func TestNetworkingReturnsAURLThatReachesTheContainer(t *testing.T) {
 }
 
 func ping(url string) (string, error) {
-	conn, err := net.DialTimeout("tcp", url, 2*time.Second)
+	conn, err := dialPublished(url)
 	if err != nil {
 		return "", err
 	}

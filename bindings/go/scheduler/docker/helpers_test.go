@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,4 +249,50 @@ func gc() {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// dialPublished connects to a port the engine published on its loopback (127.0.0.1:N). An
+// engine of the version matrix runs in a network namespace of its own (GOFER_TEST_ENGINE_NETNS,
+// set by scripts/test-engine.sh), where that loopback is: the socket is made there, by a
+// goroutine locked to a thread that joins the namespace. The thread is never unlocked, so Go
+// ends it with the goroutine instead of reusing it elsewhere.
+func dialPublished(url string) (net.Conn, error) {
+	netns := os.Getenv("GOFER_TEST_ENGINE_NETNS")
+	if netns == "" {
+		return net.DialTimeout("tcp", url, 2*time.Second)
+	}
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		ns, err := os.Open(netns)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer ns.Close()
+		// setns(2) is 308 on linux/amd64, the test bed's only platform (package syscall, frozen,
+		// has no name for it).
+		const sysSetns = 308
+		if _, _, errno := syscall.RawSyscall(sysSetns, ns.Fd(), syscall.CLONE_NEWNET, 0); errno != 0 {
+			done <- result{nil, fmt.Errorf("setns %s: %w", netns, errno)}
+			return
+		}
+		conn, err := net.DialTimeout("tcp", url, 2*time.Second)
+		done <- result{conn, err}
+	}()
+	r := <-done
+	return r.conn, r.err
+}
+
+// engineSocket is the Unix socket of the engine under test: DOCKER_HOST's when it is a unix://
+// address (as the library finds it), else Docker's default socket.
+func engineSocket() string {
+	if host := os.Getenv("DOCKER_HOST"); strings.HasPrefix(host, "unix://") {
+		return strings.TrimPrefix(host, "unix://")
+	}
+	return "/var/run/docker.sock"
 }

@@ -102,7 +102,7 @@ func TestConcurrentReadsOfOneStreamShareIt(t *testing.T) {
 // whole. The engine is reached through a TCP proxy that the test cuts.
 func TestABrokenStreamIsAnErrorNotEOF(t *testing.T) {
 	id := name(t) // first: its cleanup must run after DOCKER_HOST is restored
-	proxy := newProxy(t, "/var/run/docker.sock")
+	proxy := newProxy(t, engineSocket())
 	t.Setenv("DOCKER_HOST", "tcp://"+proxy.addr())
 	o, err := docker.New(false, 0)
 	if err != nil {
