@@ -10,6 +10,7 @@
 #   scripts/private-dockerd.sh thaw      # SIGCONT
 #   scripts/private-dockerd.sh restart   # stop, then start
 #   scripts/private-dockerd.sh host      # prints the engine address
+#   scripts/private-dockerd.sh netns     # prints its network namespace (/run/netns/...)
 #   scripts/private-dockerd.sh purge     # stop, then delete its data (image, containers)
 #
 # Everything lives under target/faults/. The default dockerd is never signalled: every process
@@ -188,6 +189,7 @@ case $cmd in
   thaw) signal_dockerd CONT >/dev/null ;;
   restart) stop; start ;;
   host) echo "$HOST" ;;
+  netns) echo "/run/netns/$NS" ;;
   purge) stop; rm -rf "$FAULTS"/data-* "$EXEC" ;;
-  *) echo "usage: $0 start|stop|kill|freeze|thaw|restart|host|purge" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|kill|freeze|thaw|restart|host|netns|purge" >&2; exit 2 ;;
 esac

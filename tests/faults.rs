@@ -7,6 +7,7 @@
 //!
 //! Every wait is bounded: a hang fails the test with what was awaited.
 
+mod common;
 mod reliability;
 
 use std::sync::mpsc;
@@ -284,7 +285,7 @@ fn start_container_gets_a_connection_error_when_dockerd_dies_during_the_call() {
 #[ignore = "reliability suite: run by scripts/test-reliability.sh"]
 fn a_pull_gets_a_connection_error_when_dockerd_dies_during_it() {
     let pe = PrivateEngine::acquire();
-    let registry = SilentListener::start();
+    let registry = SilentListener::start_beside(&pe);
     let engine = engine_on(&pe.host);
     let name = PrivateName::new(&pe, "fault-pull");
     let mut req = shell(&name, "true");
@@ -405,7 +406,10 @@ fn the_same_engine_works_again_after_dockerd_restarts() {
 
 /// A wait for a container's exit outlives a crash of dockerd: the container exits while the
 /// daemon is down (containerd keeps it running and records the exit), and the wait, asked
-/// again until the daemon is back, reports the exit code the process gave.
+/// again until the daemon is back, reports the exit code the process gave. From Docker 26 on, a
+/// killed dockerd takes the containerd it manages with it, and the engine itself then reports
+/// the exit as 255 (the process's code is lost with containerd: docs/contract.md, "Engine
+/// versions"); the wait reports what the engine says.
 #[test]
 #[ignore = "reliability suite: run by scripts/test-reliability.sh"]
 fn a_wait_across_a_dockerd_restart_returns_the_exit_code() {
@@ -423,7 +427,13 @@ fn a_wait_across_a_dockerd_restart_returns_the_exit_code() {
         wait.join().expect("the wait thread")
     });
     let waited = waited.unwrap_or_else(|e| panic!("the wait failed across the restart: {e}"));
-    assert_eq!((waited.state, waited.exit_code), (ContainerState::Exited, 7), "{waited:?}");
+    let daemon_says = pe.cli(&["inspect", "-f", "{{.State.ExitCode}}", &name.name]);
+    assert_eq!(waited.exit_code.to_string(), daemon_says, "the wait reports the engine's exit code: {waited:?}");
+    let expected = match std::env::var("GOFER_ENGINE_VERSION").as_deref() {
+        Ok("docker-20.10") | Err(_) => 7,
+        Ok(_) => 255,
+    };
+    assert_eq!((waited.state, waited.exit_code), (ContainerState::Exited, expected), "{waited:?}");
     figure(
         "a_wait_across_a_dockerd_restart_returns_the_exit_code",
         format!("EXITED 7 after a crash and restart of dockerd, {:.1?} after the start", started.elapsed()),
@@ -608,7 +618,7 @@ fn every_operation_times_out_when_the_engine_stops_answering() {
 #[ignore = "reliability suite: run by scripts/test-reliability.sh"]
 fn a_pull_from_a_registry_that_never_answers_times_out() {
     let pe = PrivateEngine::acquire();
-    let registry = SilentListener::start();
+    let registry = SilentListener::start_beside(&pe);
     let limit = Duration::from_secs(3);
     let engine =
         BlockingEngine::connect(DockerOptions { host: Some(pe.host.clone()), timeout: limit, ..Default::default() })

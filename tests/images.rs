@@ -124,13 +124,23 @@ async fn a_pull_that_fails_inside_the_progress_stream_is_no_such_image() {
     docker_cli(&["push", &image]);
     remove_image(&image);
 
-    let manifest = std::process::Command::new("curl")
-        .args(["-sf", "-u", &format!("{}:{}", bed.user, bed.pass)])
-        .args(["-H", "Accept: application/vnd.docker.distribution.manifest.v2+json"])
-        .arg(format!("http://{}/v2/gofer/broken-{}/manifests/latest", bed.registry, std::process::id()))
-        .output()
-        .unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).expect("manifest JSON");
+    // The classic store pushes a Docker v2 manifest; the containerd store an OCI index whose
+    // first entry is the image's manifest.
+    let fetch = |reference: &str| -> serde_json::Value {
+        let out = std::process::Command::new("curl")
+            .args(["-sf", "-u", &format!("{}:{}", bed.user, bed.pass)])
+            .args(["-H", "Accept: application/vnd.docker.distribution.manifest.v2+json"])
+            .args(["-H", "Accept: application/vnd.oci.image.manifest.v1+json"])
+            .args(["-H", "Accept: application/vnd.oci.image.index.v1+json"])
+            .arg(format!("http://{}/v2/gofer/broken-{}/manifests/{reference}", bed.registry, std::process::id()))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).expect("manifest JSON")
+    };
+    let mut manifest = fetch("latest");
+    if let Some(first) = manifest["manifests"].as_array().and_then(|m| m.first()) {
+        manifest = fetch(first["digest"].as_str().expect("an index entry has a digest"));
+    }
     let digest = manifest["layers"].as_array().and_then(|l| l.last()).and_then(|l| l["digest"].as_str()).unwrap();
     let deleted = std::process::Command::new("curl")
         .args(["-sf", "-X", "DELETE", "-u", &format!("{}:{}", bed.user, bed.pass)])
@@ -165,10 +175,16 @@ async fn a_pull_reports_its_progress_per_layer() {
     bounded("start", engine.start_container_with_progress(req, &mut record)).await.expect("start");
     remove_container(&name);
 
+    // The containerd image store keeps a removed image's layers until its garbage collection,
+    // and samples a pull's progress on a timer: a pull there may report no layer at all, or no
+    // byte counts (docs/contract.md, "Engine versions"). What it sends is handed over, in order.
+    let first = seen.first().map(|p| p.status.as_str()).unwrap_or_default();
+    let last = seen.last().map(|p| p.status.as_str()).unwrap_or_default();
+    assert!(first.starts_with("Pulling from ") && last.starts_with("Status: Downloaded newer image"), "{seen:#?}");
     let downloaded: std::collections::BTreeSet<&str> =
         seen.iter().filter(|p| p.status == "Pull complete").map(|p| p.layer.as_str()).collect();
-    assert!(downloaded.len() >= 2, "two layers of random bytes are fetched: {seen:#?}");
-    for layer in &downloaded {
+    assert!(containerd_store() || downloaded.len() >= 2, "two layers of random bytes are fetched: {seen:#?}");
+    for layer in downloaded.iter().filter(|_| !containerd_store()) {
         let sizes: Vec<(u64, u64)> = seen
             .iter()
             .filter(|p| p.layer == *layer && p.status == "Downloading")

@@ -90,7 +90,7 @@ func main() {
 		id := str("id", "\x00")
 		expect := num("expect_code", 0)
 		n, warmup := num("n", 1000), num("warmup", 20)
-		raw, err := dialRaw("/var/run/docker.sock")
+		raw, err := dialRaw(engineSocket())
 		if err != nil {
 			die("raw connect: %v", err)
 		}

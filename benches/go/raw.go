@@ -9,7 +9,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -18,6 +20,16 @@ type rawConn struct {
 	buf    []byte
 	r, w   int
 	prefix string // "/v1.41": the engine's API version
+}
+
+// engineSocket is the engine's Unix socket: DOCKER_HOST's when it is a unix:// address (as the
+// library finds it; scripts/bench-engines.sh points it at another engine version), else
+// Docker's default socket.
+func engineSocket() string {
+	if host := os.Getenv("DOCKER_HOST"); strings.HasPrefix(host, "unix://") {
+		return strings.TrimPrefix(host, "unix://")
+	}
+	return "/var/run/docker.sock"
 }
 
 func dialRaw(socket string) (*rawConn, error) {

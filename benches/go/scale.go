@@ -87,7 +87,7 @@ func scaleMain(op string) {
 	default:
 		die("mode=%s: lib, blocking or raw", mode)
 	}
-	raw := unixHTTP("/var/run/docker.sock")
+	raw := unixHTTP(engineSocket())
 	if op == "scale-wait" {
 		benchlib.Scale(op, func(c int, name string, opened func()) int64 {
 			var code int64

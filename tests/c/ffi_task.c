@@ -267,7 +267,15 @@ static void a_pull_reports_progress_per_layer(GoferEngine *engine) {
     CHECK(st == GOFER_OK, "start with progress: %s", gofer_error_message(err));
     gofer_error_free(err);
     gofer_start_result_clear(&result);
-    CHECK(seen.complete_count >= 2, "two layers complete, saw %d in %d calls", seen.complete_count, seen.calls);
+    /* The containerd image store keeps a removed image's layers until its garbage collection and
+     * samples a pull's progress on a timer: there a pull may report no layer at all, or no byte
+     * counts (docs/contract.md, "Engine versions"); its messages are still handed over. */
+    const char *version = getenv("GOFER_ENGINE_VERSION");
+    size_t vlen = version ? strlen(version) : 0;
+    bool containerd_store = vlen >= 4 && strcmp(version + vlen - 4, "-c8d") == 0;
+    CHECK(seen.calls >= 2, "the pull's messages are handed over, saw %d calls", seen.calls);
+    if (containerd_store) seen.complete_count = 0;
+    CHECK(containerd_store || seen.complete_count >= 2, "two layers complete, saw %d in %d calls", seen.complete_count, seen.calls);
     for (int i = 0; i < seen.complete_count; i++) {
         bool reported = false;
         for (int j = 0; j < seen.downloading_count; j++) reported |= strcmp(seen.complete[i], seen.downloading[j]) == 0;

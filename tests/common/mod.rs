@@ -144,6 +144,12 @@ pub fn on_podman() -> bool {
     std::env::var("GOFER_TEST_ENGINE").is_ok_and(|v| v == "podman")
 }
 
+/// Whether the engine under test keeps its images in the containerd image store
+/// (`scripts/test-engine.sh docker-28.5-c8d`). Only what a pull's progress must show differs.
+pub fn containerd_store() -> bool {
+    std::env::var("GOFER_ENGINE_VERSION").is_ok_and(|v| v.ends_with("-c8d"))
+}
+
 /// The Unix socket of the engine under test: `DOCKER_HOST`'s when it is a `unix://` address
 /// (as the library and the docker CLI find it), else Docker's default socket.
 pub fn engine_socket() -> String {
@@ -153,13 +159,11 @@ pub fn engine_socket() -> String {
     }
 }
 
-/// Connects to a port the engine published on its loopback (`127.0.0.1:N`). An engine of the
-/// version matrix runs in a network namespace of its own (`GOFER_TEST_ENGINE_NETNS`, set by
-/// `scripts/test-engine.sh`), where its loopback is: the socket is made there, by a thread
-/// that joins that namespace, and works from any thread afterwards.
-pub fn connect_published(url: &str) -> std::io::Result<std::net::TcpStream> {
-    let Ok(netns) = std::env::var("GOFER_TEST_ENGINE_NETNS") else { return std::net::TcpStream::connect(url) };
-    let url = url.to_owned();
+/// Runs `f` on a thread of its own that has joined the network namespace at `netns` (a
+/// `/run/netns/...` path): a socket it makes belongs to that namespace, and works from any
+/// thread afterwards.
+pub fn in_netns<T: Send + 'static>(netns: &str, f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+    let netns = netns.to_owned();
     std::thread::spawn(move || {
         use std::os::fd::AsRawFd;
         let ns = std::fs::File::open(&netns)?;
@@ -167,10 +171,21 @@ pub fn connect_published(url: &str) -> std::io::Result<std::net::TcpStream> {
         if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        std::net::TcpStream::connect(url)
+        f()
     })
     .join()
-    .expect("the connecting thread does not panic")
+    .expect("the thread in the namespace does not panic")
+}
+
+/// Connects to a port the engine published on its loopback (`127.0.0.1:N`). An engine of the
+/// version matrix runs in a network namespace of its own (`GOFER_TEST_ENGINE_NETNS`, set by
+/// `scripts/test-engine.sh`), where its loopback is.
+pub fn connect_published(url: &str) -> std::io::Result<std::net::TcpStream> {
+    let url = url.to_owned();
+    match std::env::var("GOFER_TEST_ENGINE_NETNS") {
+        Ok(netns) => in_netns(&netns, move || std::net::TcpStream::connect(url)),
+        Err(_) => std::net::TcpStream::connect(url),
+    }
 }
 
 /// Runs a docker CLI command (bounded) with the test bed's client config; panics on failure.

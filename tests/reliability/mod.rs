@@ -121,6 +121,8 @@ pub fn private_dockerd(command: &str) -> String {
 /// and left running after the test.
 pub struct PrivateEngine {
     pub host: String,
+    /// Its network namespace (`/run/netns/...`): its dockerd reaches only that loopback.
+    pub netns: String,
     _file: std::fs::File,
     _guard: std::sync::MutexGuard<'static, ()>,
 }
@@ -149,7 +151,8 @@ impl PrivateEngine {
             std::thread::sleep(Duration::from_millis(200));
         }
         let host = private_dockerd("start");
-        let engine = PrivateEngine { host, _file: file, _guard: guard };
+        let netns = private_dockerd("netns");
+        let engine = PrivateEngine { host, netns, _file: file, _guard: guard };
         // Containers left by an earlier test that failed half-way: this engine is ours alone.
         let leftovers = engine.cli(&["ps", "-aq"]);
         if !leftovers.is_empty() {
@@ -236,8 +239,18 @@ pub struct SilentListener {
 }
 
 impl SilentListener {
+    /// A listener on the host's loopback.
     pub fn start() -> SilentListener {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::serve(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// A listener on the loopback of the private engine's network namespace, where its dockerd
+    /// reaches `address()` (a registry that never answers).
+    pub fn start_beside(engine: &PrivateEngine) -> SilentListener {
+        Self::serve(crate::common::in_netns(&engine.netns, || TcpListener::bind("127.0.0.1:0")).unwrap())
+    }
+
+    fn serve(listener: TcpListener) -> SilentListener {
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));

@@ -55,12 +55,19 @@ def test_a_pull_reports_its_progress_per_layer(engine: DockerEngine, bed: Bed, n
     engine.start_container(
         new_name(), bed.multilayer_image, registry_auth=auth(bed), command=sh("true"), progress=seen.append
     )
+    # The containerd image store keeps a removed image's layers until its garbage collection and
+    # samples a pull's progress on a timer: there a pull may report no layer at all, or no byte
+    # counts (docs/contract.md, "Engine versions"). What it sends is handed over, in order.
+    assert seen[0].status.startswith("Pulling from "), seen
+    assert seen[-1].status.startswith("Status: Downloaded newer image"), seen
+    assert all(isinstance(p, PullProgress) for p in seen)
+    if os.environ.get("GOFER_ENGINE_VERSION", "").endswith("-c8d"):
+        return
     complete = {p.layer for p in seen if p.status == "Pull complete"}
     assert len(complete) >= 2, f"two layers of random bytes are fetched: {seen}"
     for layer in complete:
         sizes = [(p.current, p.total) for p in seen if p.layer == layer and p.status == "Downloading"]
         assert sizes and all(c is not None and t is not None and 0 <= c <= t for c, t in sizes), (layer, sizes)
-    assert all(isinstance(p, PullProgress) for p in seen)
     docker(bed, "rmi", "-f", bed.multilayer_image, check=False)
 
 

@@ -203,6 +203,16 @@ func TestPullProgressReportsEachLayer(t *testing.T) {
 	req.ImageName, req.RegistryAuth = image, auth
 	req.PullProgress = func(p scheduler.PullProgress) { seen = append(seen, p) }
 	start(t, req)
+	// The containerd image store keeps a removed image's layers until its garbage collection and
+	// samples a pull's progress on a timer: there a pull may report no layer at all, or no byte
+	// counts (docs/contract.md, "Engine versions"). What it sends is handed over, in order.
+	if len(seen) < 2 || !strings.HasPrefix(seen[0].Status, "Pulling from ") ||
+		!strings.HasPrefix(seen[len(seen)-1].Status, "Status: Downloaded newer image") {
+		t.Fatalf("the pull's first and last messages; saw %+v", seen)
+	}
+	if strings.HasSuffix(os.Getenv("GOFER_ENGINE_VERSION"), "-c8d") {
+		return
+	}
 	complete, sized := map[string]bool{}, map[string]bool{}
 	for _, p := range seen {
 		switch {
