@@ -115,6 +115,9 @@ const CERTIFICATE_MARKS: [&str; 3] = ["x509:", "certificate signed by unknown au
 /// ... for a refusal: no credentials, wrong ones, or a repository it will not name.
 const REFUSED_MARKS: [&str; 5] =
     ["no basic auth credentials", "unauthorized", "authentication required", "pull access denied", "denied:"];
+/// ... for a layer the image names and the registry does not have (the classic store's "blob
+/// unknown", the containerd store's "could not fetch content descriptor ... not found").
+const LAYER_MISSING_MARKS: [&str; 3] = ["blob unknown", "unknown blob", "could not fetch content descriptor"];
 /// ... for a tag or repository the registry does not have.
 const MISSING_MARKS: [&str; 3] = ["manifest unknown", "not found", "name unknown"];
 
@@ -128,6 +131,8 @@ pub(crate) fn pull_failure_cause(reason: &str) -> Option<&'static str> {
         Some("the registry's TLS certificate was not trusted")
     } else if contains_any(reason, &REFUSED_MARKS) {
         Some("the registry refused access (no credentials, wrong ones, or no such repository)")
+    } else if contains_any(reason, &LAYER_MISSING_MARKS) {
+        Some("the registry is missing a layer of the image")
     } else if contains_any(reason, &MISSING_MARKS) {
         Some("the registry has no such image or tag")
     } else {
@@ -217,6 +222,8 @@ mod tests {
             (r#"failed to resolve reference "r/p:latest": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"#, "refused access"),
             ("manifest for r/p:t not found: manifest unknown: manifest unknown", "no such image or tag"),
             (r#"failed to resolve reference "r/p:t": r/p:t: not found"#, "no such image or tag"),
+            ("failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:ca61 (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found", "missing a layer"),
+            ("error pulling image configuration: download failed after attempts=1: blob unknown: blob unknown to registry", "missing a layer"),
         ];
         for (reason, cause) in cases {
             let message = pull_failure("r/p:t", reason);
