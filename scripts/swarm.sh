@@ -13,7 +13,8 @@
 # The env file: GOFER_SWARM_MANAGER (the manager's unix:// address), GOFER_SWARM_NODES
 # (addr=engine,... : every node's address as the swarm knows it, and its engine),
 # GOFER_SWARM_WORKERS (the workers' netns-engine names, for the tests that kill one),
-# GOFER_SWARM_REGISTRY and GOFER_SWARM_PRIVATE_IMAGE (the private image on the bridge).
+# GOFER_SWARM_REGISTRY and GOFER_SWARM_PRIVATE_IMAGE (the private image on the bridge),
+# GOFER_SWARM_NODE_VERSIONS (name=version,...: a node restarted by a test comes back as it was).
 #
 # The ingress routing mesh (a published port on every node) needs IPVS, which this kernel does
 # not have; the tests publish in host mode. The default engine is not touched.
@@ -78,7 +79,7 @@ GOFER_SWARM_NODES=$nodes
 GOFER_SWARM_WORKERS="${WORKERS[*]}"
 GOFER_SWARM_REGISTRY=$bridge_ip:5000
 GOFER_SWARM_PRIVATE_IMAGE=$bridge_ip:5000/gofer/private-busybox:latest
-GOFER_SWARM_VERSIONS="manager $MANAGER_VERSION, workers $WORKER_VERSION"
+GOFER_SWARM_NODE_VERSIONS=$MANAGER=$MANAGER_VERSION$(printf ',%s' "${WORKERS[@]/%/=$WORKER_VERSION}")
 EOF
   mv "$ENV_FILE.tmp" "$ENV_FILE"
   log "up: manager $manager_addr ($MANAGER_VERSION), ${#WORKERS[@]} workers ($WORKER_VERSION), registry $registry, env $ENV_FILE"

@@ -22,6 +22,8 @@ pub struct SwarmBed {
     pub workers: Vec<String>,
     pub registry: String,
     pub private_image: String,
+    /// Each node's engine version (scripts/netns-engine.sh name → version), to restart it as it was.
+    pub versions: BTreeMap<String, String>,
 }
 
 pub fn swarm_bed() -> SwarmBed {
@@ -36,6 +38,11 @@ pub fn swarm_bed() -> SwarmBed {
         workers: get("GOFER_SWARM_WORKERS").trim_matches('"').split_whitespace().map(String::from).collect(),
         registry: get("GOFER_SWARM_REGISTRY"),
         private_image: get("GOFER_SWARM_PRIVATE_IMAGE"),
+        versions: get("GOFER_SWARM_NODE_VERSIONS")
+            .split(',')
+            .filter_map(|p| p.split_once('='))
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
     }
 }
 
@@ -124,7 +131,12 @@ pub fn wait_all_ready() {
 /// Runs scripts/netns-engine.sh NAME COMMAND (a node's dockerd killed or started again).
 pub fn netns_engine(name: &str, command: &str) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/netns-engine.sh");
-    let out = Command::new("timeout").args(["180", script, name, command]).output().expect("netns-engine.sh runs");
+    let mut args = vec!["180", script, name, command];
+    let versions = swarm_bed().versions;
+    if let (Some(version), "start") = (versions.get(name), command) {
+        args.extend(["--version", version.as_str()]); // as it ran: a mixed swarm stays mixed
+    }
+    let out = Command::new("timeout").args(&args).output().expect("netns-engine.sh runs");
     assert!(out.status.success(), "netns-engine.sh {name} {command}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
