@@ -44,7 +44,8 @@ def main(paths: List[str]) -> None:
     print("(for latency and CPU lower is better, for throughput higher is): how an engine version")
     print("changes what the library adds, not the engine's own speed.\n")
     print(f"Profile: {old.get('profile', '?')}; run: {old.get('run', {}).get('started', '?')}; "
-          f"engines: {engine_name(old)} and {engine_name(new)}.\n")
+          f"engines: {engine_name(old)} and {engine_name(new)}. The machine: "
+          f"{old.get('run', {}).get('quiet', '?')} (20.10); {new.get('run', {}).get('quiet', '?')} (28.5).\n")
     for op, what, raw_key, ratio_key, unit in OPS:
         print(f"## {what}\n")
         print(f"| client | 20.10 raw ({unit}) | 20.10 ratio | 28.5 raw ({unit}) | 28.5 ratio |")

@@ -21,9 +21,17 @@ OPS = ("state", "logs")
 
 
 def dockerd_pid() -> Optional[int]:
-    """The default engine's dockerd: the pid in /var/run/docker.pid (scripts/testbed.sh)."""
+    """The engine's dockerd: for a private engine of scripts/netns-engine.sh (DOCKER_HOST
+    unix://.../docker.sock, scripts/bench-engines.sh) the dockerd.pid beside its socket, else the
+    default engine's /var/run/docker.pid (scripts/testbed.sh)."""
+    pid_file = Path("/var/run/docker.pid")
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        beside = Path(host[len("unix://"):]).parent / "dockerd.pid"
+        if beside.exists():
+            pid_file = beside
     try:
-        pid = int(Path("/var/run/docker.pid").read_text().strip())
+        pid = int(pid_file.read_text().strip())
         if Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd":
             return pid
     except (OSError, ValueError):
@@ -135,7 +143,7 @@ def markdown(limit: Dict[str, Any], clients: List[str], labels: Dict[str, str], 
 
     def logs_cell(op: str, c: str) -> str:
         x = limit.get(op, {}).get(c)
-        if not x or x.get("client_ms_per_mib") is None:
+        if not x or x.get("client_ms_per_mib") is None or x.get("dockerd_ms_per_mib") is None:
             return "—"
         return f"{x['client_ms_per_mib']:.2f} / {x['dockerd_ms_per_mib']:.2f} ({x['client_over_dockerd']:.2f}×)"
 
