@@ -116,8 +116,10 @@ const CERTIFICATE_MARKS: [&str; 3] = ["x509:", "certificate signed by unknown au
 const REFUSED_MARKS: [&str; 5] =
     ["no basic auth credentials", "unauthorized", "authentication required", "pull access denied", "denied:"];
 /// ... for a layer the image names and the registry does not have (the classic store's "blob
-/// unknown", the containerd store's "could not fetch content descriptor ... not found").
-const LAYER_MISSING_MARKS: [&str; 3] = ["blob unknown", "unknown blob", "could not fetch content descriptor"];
+/// unknown", the containerd store's "could not fetch content descriptor ... not found",
+/// Podman's "reading blob sha256:...: Error fetching blob: ... 404 (Not Found)").
+const LAYER_MISSING_MARKS: [&str; 4] =
+    ["blob unknown", "unknown blob", "could not fetch content descriptor", "error fetching blob"];
 /// ... for a tag or repository the registry does not have.
 const MISSING_MARKS: [&str; 3] = ["manifest unknown", "not found", "name unknown"];
 
@@ -224,6 +226,7 @@ mod tests {
             (r#"failed to resolve reference "r/p:t": r/p:t: not found"#, "no such image or tag"),
             ("failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:ca61 (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found", "missing a layer"),
             ("error pulling image configuration: download failed after attempts=1: blob unknown: blob unknown to registry", "missing a layer"),
+            ("reading blob sha256:7d4d: Error fetching blob: invalid status code from registry 404 (Not Found)", "missing a layer"),
         ];
         for (reason, cause) in cases {
             let message = pull_failure("r/p:t", reason);
